@@ -1,0 +1,389 @@
+//! Fusing signature hits, structured evidence and the classifier's opinion
+//! into one [`Diagnosis`].
+//!
+//! # Precedence
+//!
+//! 1. **Signals.** Every signature hit is a signal `(class, weight)`; so are
+//!    facts from the pod (`OOMKilled` → host-oom) and Events (a probe kill →
+//!    startup-probe-kill). A class's signature score is the noisy-or of its
+//!    distinct signals' weights.
+//! 2. **Root cause over consequence.** Among classes whose score is within
+//!    [`FusionConfig::root_cause_margin`] of the best, the one with the highest
+//!    [`FailureClass::root_cause_rank`] wins: an Xid fault beats the NCCL
+//!    errors it causes, a driver mismatch beats "no CUDA GPUs are available".
+//! 3. **A strong signature wins.** At or above [`FusionConfig::strong_signature`]
+//!    the signature's class stands whatever the model says.
+//! 4. **The model rescues misses and breaks ties.** Below that, a model that
+//!    agrees raises confidence; a confident model that disagrees overrides a
+//!    weak signature; with no signature at all, a confident model decides.
+//! 5. **Abstain.** Below [`FusionConfig::abstain_below`] the answer is
+//!    `unknown` with source `none`; the runner-up classes are still reported.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::class::FailureClass;
+use crate::evidence::{Evidence, ProbeKill};
+use crate::signatures::{Hit, SignatureSet};
+
+/// What decided a diagnosis (a contract value of the triage JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Signatures (or pod/Event facts) alone.
+    Signature,
+    /// The classifier alone.
+    Model,
+    /// Signatures and classifier agreed.
+    Both,
+    /// Nothing: the answer is `unknown`.
+    None,
+}
+
+/// One log line cited as evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EvidenceLine {
+    /// 1-based line number in the log (0 for facts that are not log lines).
+    pub line: usize,
+    /// The line's text (normalised, cut to a readable length).
+    pub text: String,
+}
+
+/// A class and its score, for the runners-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alternative {
+    /// The class.
+    pub class: FailureClass,
+    /// Its signature score (noisy-or of weights), 0..1.
+    pub score: f64,
+}
+
+/// The classifier's view, reported next to the decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelOpinion {
+    /// The model's top class.
+    pub class: FailureClass,
+    /// Its probability.
+    pub probability: f64,
+}
+
+/// Why a pod crashed, with the evidence and the values a playbook needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    /// One of the fixed class ids.
+    pub class: FailureClass,
+    /// Finer detail, e.g. `hf-gated-repo`; empty when unknown.
+    pub subclass: String,
+    /// Calibrated confidence, 0..1.
+    pub confidence: f64,
+    /// What decided.
+    pub source: Source,
+    /// The lines that show it, most telling first.
+    pub evidence: Vec<EvidenceLine>,
+    /// One plain sentence naming the evidence and what it means.
+    pub summary: String,
+    /// Values captured from the evidence (`kv_tokens`, `xid`, ...).
+    pub captures: BTreeMap<String, String>,
+    /// Ids of the signatures that support the class.
+    pub signatures: Vec<String>,
+    /// Other classes that had evidence, best first.
+    pub alternatives: Vec<Alternative>,
+    /// The classifier's opinion, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelOpinion>,
+}
+
+/// A learned classifier over log lines.
+pub trait Classifier: Send + Sync {
+    /// Probabilities over [`FailureClass::ALL`] (same order) for a window of
+    /// normalised log lines.
+    fn predict(&self, lines: &[&str]) -> [f32; FailureClass::COUNT];
+}
+
+/// The fusion thresholds (tuned on the dev split; see `models/README.md`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FusionConfig {
+    /// Signature scores at or above this stand whatever the model says.
+    pub strong_signature: f64,
+    /// A model probability at or above this may decide or override.
+    pub model_decides: f64,
+    /// Classes within this much of the best score compete on root-cause rank.
+    pub root_cause_margin: f64,
+    /// Below this confidence the answer is `unknown`.
+    pub abstain_below: f64,
+}
+
+impl Default for FusionConfig {
+    fn default() -> Self {
+        FusionConfig { strong_signature: 0.85, model_decides: 0.6, root_cause_margin: 0.15, abstain_below: 0.5 }
+    }
+}
+
+/// A structured fact turned into a signal (pod status, Events).
+#[derive(Debug, Clone)]
+struct FactSignal {
+    class: FailureClass,
+    subclass: &'static str,
+    weight: f64,
+    text: String,
+}
+
+fn fact_signals(ev: &Evidence) -> Vec<FactSignal> {
+    let mut out = Vec::new();
+    if let Some(c) = &ev.container
+        && let Some(t) = &c.last_termination
+    {
+        if t.reason.as_deref() == Some("OOMKilled") {
+            let limit = c.limits.get("memory").map(|m| format!(" at its {m} memory limit")).unwrap_or_default();
+            out.push(FactSignal {
+                class: FailureClass::HostOom,
+                subclass: "oom-killed",
+                weight: 0.95,
+                text: format!("container {} was OOMKilled (exit {}){limit}", c.name, t.exit_code),
+            });
+        } else if t.exit_code == 137 && ev.probe_kill().is_none() {
+            out.push(FactSignal {
+                class: FailureClass::HostOom,
+                subclass: "sigkill",
+                weight: 0.45,
+                text: format!("container {} was killed by SIGKILL (exit 137)", c.name),
+            });
+        }
+    }
+    if let Some(kind) = ev.probe_kill() {
+        let (sub, which) = match kind {
+            ProbeKill::Startup => ("startup-probe", "startup"),
+            ProbeKill::Liveness => ("liveness-probe", "liveness"),
+        };
+        let detail = ev.probe_failure_message().map(|m| format!(" ({})", crate::util::truncate(m, 160))).unwrap_or_default();
+        out.push(FactSignal {
+            class: FailureClass::StartupProbeKill,
+            subclass: sub,
+            weight: 0.9,
+            text: format!("the kubelet killed the container after its {which} probe failed{detail}"),
+        });
+    }
+    out
+}
+
+/// Diagnoses one crash from its evidence.
+pub fn diagnose(
+    ev: &Evidence,
+    signatures: &SignatureSet,
+    model: Option<&dyn Classifier>,
+    config: &FusionConfig,
+) -> Diagnosis {
+    let hits = signatures.scan_tail(&ev.log);
+    let facts = fact_signals(ev);
+    let sigs = signatures.signatures();
+
+    // 1. Scores per class: noisy-or over distinct signals.
+    let mut scores = [0f64; FailureClass::COUNT];
+    let mut seen_ids: Vec<(FailureClass, &str)> = Vec::new();
+    for h in &hits {
+        let s = &sigs[h.signature];
+        if seen_ids.contains(&(s.class, s.id.as_str())) {
+            continue;
+        }
+        seen_ids.push((s.class, s.id.as_str()));
+        let i = s.class.index();
+        scores[i] = 1.0 - (1.0 - scores[i]) * (1.0 - s.weight);
+    }
+    for f in &facts {
+        let i = f.class.index();
+        scores[i] = 1.0 - (1.0 - scores[i]) * (1.0 - f.weight);
+    }
+    for s in &mut scores {
+        *s = s.min(0.99);
+    }
+
+    // 2. Root cause among the near-best.
+    let best = scores.iter().copied().fold(0.0, f64::max);
+    let sig_class = (best > 0.0).then(|| {
+        FailureClass::ALL
+            .iter()
+            .copied()
+            .filter(|c| scores[c.index()] > 0.0 && scores[c.index()] >= best - config.root_cause_margin)
+            .max_by_key(|c| c.root_cause_rank())
+            .expect("best > 0 so one class qualifies")
+    });
+    let sig_score = sig_class.map_or(0.0, |c| scores[c.index()]);
+
+    // 3–4. The model.
+    let model_opinion = model.map(|m| {
+        let window = normalised_window(ev, 50);
+        let refs: Vec<&str> = window.iter().map(String::as_str).collect();
+        let probs = m.predict(&refs);
+        let (i, p) = probs.iter().enumerate().fold((0, f32::MIN), |acc, (i, &p)| if p > acc.1 { (i, p) } else { acc });
+        ModelOpinion { class: FailureClass::ALL[i], probability: f64::from(p) }
+    });
+    let model_says = model_opinion
+        .as_ref()
+        .filter(|m| m.class != FailureClass::Unknown && m.probability >= config.model_decides)
+        .map(|m| (m.class, m.probability));
+
+    let (class, confidence, source) = match (sig_class, model_says) {
+        (Some(c), _) if sig_score >= config.strong_signature => {
+            let agree = model_opinion.as_ref().is_some_and(|m| m.class == c);
+            let p = model_opinion.as_ref().map_or(0.0, |m| m.probability);
+            if agree { (c, noisy_or(sig_score, p), Source::Both) } else { (c, sig_score, Source::Signature) }
+        }
+        (Some(c), Some((mc, p))) if mc == c => (c, noisy_or(sig_score, p), Source::Both),
+        (Some(_), Some((mc, p))) if p > sig_score => (mc, p, Source::Model),
+        (Some(c), _) => (c, sig_score, Source::Signature),
+        (None, Some((mc, p))) => (mc, p, Source::Model),
+        (None, None) => (FailureClass::Unknown, 1.0 - best, Source::None),
+    };
+
+    let mut alternatives: Vec<Alternative> = FailureClass::ALL
+        .iter()
+        .filter(|c| **c != class && scores[c.index()] > 0.0)
+        .map(|c| Alternative { class: *c, score: round3(scores[c.index()]) })
+        .collect();
+    alternatives.sort_by(|a, b| b.score.total_cmp(&a.score));
+
+    if class == FailureClass::Unknown || confidence < config.abstain_below {
+        if class != FailureClass::Unknown {
+            alternatives.insert(0, Alternative { class, score: round3(confidence) });
+        }
+        return unknown(ev, &hits, signatures, alternatives, model_opinion);
+    }
+
+    // Evidence and captures from the winning class's hits, strongest first.
+    let mut class_hits: Vec<&Hit> = hits.iter().filter(|h| sigs[h.signature].class == class).collect();
+    class_hits.sort_by(|a, b| sigs[b.signature].weight.total_cmp(&sigs[a.signature].weight).then(a.line_no.cmp(&b.line_no)));
+    let class_facts: Vec<&FactSignal> = facts.iter().filter(|f| f.class == class).collect();
+
+    let mut captures = BTreeMap::new();
+    for h in class_hits.iter().rev() {
+        // Strongest last, so its values win.
+        captures.extend(h.captures.clone());
+    }
+    let mut evidence: Vec<EvidenceLine> = Vec::new();
+    for h in &class_hits {
+        if evidence.len() >= 8 {
+            break;
+        }
+        if !evidence.iter().any(|e| e.line == h.line_no) {
+            evidence.push(EvidenceLine { line: h.line_no, text: h.text.clone() });
+        }
+    }
+    for f in &class_facts {
+        evidence.push(EvidenceLine { line: 0, text: f.text.clone() });
+    }
+
+    let top_sig = class_hits.first().map(|h| &sigs[h.signature]);
+    let top_fact = class_facts.iter().copied().max_by(|a, b| a.weight.total_cmp(&b.weight));
+    let subclass = match (top_sig, top_fact) {
+        (_, Some(f)) if top_sig.is_none_or(|s| f.weight > s.weight) => f.subclass.to_owned(),
+        (Some(s), _) => s.subclass.clone(),
+        _ => model_subclass(class),
+    };
+    let summary = match (top_sig, top_fact) {
+        (_, Some(f)) if top_sig.is_none_or(|s| f.weight > s.weight) => sentence(&f.text, class),
+        (Some(s), _) => {
+            let line = class_hits[0].line_no;
+            format!("{} (log line {line}): {}.", s.render_summary(&captures).trim_end_matches('.'), class.description())
+        }
+        _ => format!("The log reads like {} ({}), by the classifier's reading; no signature matched.", class, class.description()),
+    };
+
+    Diagnosis {
+        class,
+        subclass,
+        confidence: round3(confidence),
+        source,
+        evidence,
+        summary,
+        captures,
+        signatures: {
+            let mut ids: Vec<String> = class_hits.iter().map(|h| sigs[h.signature].id.clone()).collect();
+            ids.dedup();
+            ids.sort();
+            ids.dedup();
+            ids
+        },
+        alternatives,
+        model: model_opinion,
+    }
+}
+
+fn unknown(
+    ev: &Evidence,
+    hits: &[Hit],
+    signatures: &SignatureSet,
+    alternatives: Vec<Alternative>,
+    model: Option<ModelOpinion>,
+) -> Diagnosis {
+    let sigs = signatures.signatures();
+    let evidence = hits.iter().take(5).map(|h| EvidenceLine { line: h.line_no, text: h.text.clone() }).collect();
+    let exit = ev
+        .container
+        .as_ref()
+        .and_then(|c| c.last_termination.as_ref())
+        .map(|t| format!(" The container last exited with code {}.", t.exit_code))
+        .unwrap_or_default();
+    let summary = match alternatives.first() {
+        Some(a) => format!(
+            "No cause is certain enough to act on; the strongest hint is {} (score {:.2}).{exit}",
+            a.class, a.score
+        ),
+        None => format!("No known failure signature was found in the last {} log lines.{exit}", ev.log.lines.len()),
+    };
+    Diagnosis {
+        class: FailureClass::Unknown,
+        subclass: String::new(),
+        confidence: 0.0,
+        source: Source::None,
+        evidence,
+        summary,
+        captures: BTreeMap::new(),
+        signatures: hits.iter().map(|h| sigs[h.signature].id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
+        alternatives,
+        model,
+    }
+}
+
+fn model_subclass(class: FailureClass) -> String {
+    format!("{class}-model")
+}
+
+fn sentence(text: &str, class: FailureClass) -> String {
+    let mut s = text.to_owned();
+    if let Some(first) = s.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    format!("{s}: {}.", class.description())
+}
+
+fn noisy_or(a: f64, b: f64) -> f64 {
+    (1.0 - (1.0 - a) * (1.0 - b)).min(0.99)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// The last `n` non-empty log lines, normalised: the classifier's input.
+pub fn normalised_window(ev: &Evidence, n: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(n);
+    let mut buf = String::new();
+    for raw in ev.log.lines.iter().rev() {
+        crate::logtext::normalize_line(raw, &mut buf);
+        for l in buf.split('\n').rev() {
+            if !l.trim().is_empty() {
+                out.push(l.to_owned());
+            }
+        }
+        if out.len() >= n {
+            break;
+        }
+    }
+    out.truncate(n);
+    out.reverse();
+    out
+}
+
+#[cfg(test)]
+mod tests;

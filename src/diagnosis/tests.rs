@@ -1,0 +1,138 @@
+use std::path::Path;
+
+use super::*;
+use crate::evidence::{ContainerFacts, EventFacts, Termination};
+use crate::logtext::LogTail;
+
+fn sig(id: &str, class: &str, anchor: &str, regex: &str, weight: f64, example: &str) -> String {
+    format!(
+        "  - id: {id}\n    class: {class}\n    subclass: {id}\n    title: \"{id}\"\n    servers: [any]\n    anchors: [\"{anchor}\"]\n    regex: '{regex}'\n    weight: {weight}\n    references: [\"test\"]\n    examples:\n      match: [\"{example}\"]\n      no_match: [\"INFO all good\"]\n"
+    )
+}
+
+fn lib() -> SignatureSet {
+    let yaml = [
+        sig("xid", "gpu-hardware-fault", "NVRM: Xid", r"NVRM: Xid \(PCI:(?P<pci>[0-9a-fA-F:.]+)\): (?P<xid>\d+)", 0.95, "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus"),
+        sig("nccl", "nccl-failure", "NCCL error", r"NCCL error", 0.85, "RuntimeError: NCCL error in: x"),
+        sig("driver", "cuda-driver-mismatch", "driver version is insufficient", r"CUDA driver version is insufficient", 0.95, "CUDA driver version is insufficient for CUDA runtime version"),
+        sig("nogpu", "no-gpu-visible", "No CUDA GPUs are available", r"No CUDA GPUs are available", 0.9, "RuntimeError: No CUDA GPUs are available"),
+        sig("cudaoom", "gpu-oom", "CUDA out of memory", r"CUDA out of memory", 0.9, "CUDA out of memory"),
+        sig("weak", "config-error", "deprecated flag", r"deprecated flag", 0.3, "deprecated flag"),
+    ]
+    .concat();
+    SignatureSet::compile([(Path::new("t.yaml"), format!("signatures:\n{yaml}").leak() as &str)]).unwrap()
+}
+
+fn ev(log: &str) -> Evidence {
+    Evidence { log: LogTail::from_text(log, 200), ..Default::default() }
+}
+
+fn run(e: &Evidence) -> Diagnosis {
+    diagnose(e, &lib(), None, &FusionConfig::default())
+}
+
+#[test]
+fn root_cause_wins_over_its_consequences() {
+    // (log, expected class): each pair is a real-world causal chain.
+    let cases = [
+        ("NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus\nRuntimeError: NCCL error in: x", FailureClass::GpuHardwareFault),
+        ("RuntimeError: NCCL error in: x\nNVRM: Xid (PCI:0000:3b:00): 79, fell off", FailureClass::GpuHardwareFault),
+        ("CUDA driver version is insufficient for CUDA runtime version\nRuntimeError: No CUDA GPUs are available", FailureClass::CudaDriverMismatch),
+        ("torch.OutOfMemoryError: CUDA out of memory\nRuntimeError: NCCL error in: x", FailureClass::GpuOom),
+    ];
+    for (log, want) in cases {
+        let d = run(&ev(log));
+        assert_eq!(d.class, want, "{log}");
+        assert_eq!(d.source, Source::Signature);
+        assert!(d.alternatives.iter().all(|a| a.class != want));
+    }
+}
+
+#[test]
+fn captures_evidence_and_summary_come_from_the_winning_class() {
+    let d = run(&ev("INFO boot\nNVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus\nRuntimeError: NCCL error in: x"));
+    assert_eq!(d.captures["xid"], "79");
+    assert_eq!(d.evidence, vec![EvidenceLine { line: 2, text: "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus".into() }]);
+    assert!(d.summary.contains("log line 2"), "{}", d.summary);
+    assert_eq!(d.signatures, vec!["xid".to_owned()]);
+    assert_eq!(d.alternatives[0].class, FailureClass::NcclFailure);
+}
+
+#[test]
+fn healthy_and_weak_logs_abstain() {
+    let d = run(&ev("INFO starting\nINFO Uvicorn running on http://0.0.0.0:8000"));
+    assert_eq!((d.class, d.source, d.confidence), (FailureClass::Unknown, Source::None, 0.0));
+    let d = run(&ev("WARNING deprecated flag --foo"));
+    assert_eq!(d.class, FailureClass::Unknown);
+    assert_eq!(d.alternatives[0].class, FailureClass::ConfigError);
+    assert!(d.summary.contains("strongest hint is config-error"), "{}", d.summary);
+}
+
+fn with_container(mut e: Evidence, exit: i32, reason: &str) -> Evidence {
+    e.container = Some(ContainerFacts {
+        name: "vllm".into(),
+        restart_count: 3,
+        last_termination: Some(Termination { exit_code: exit, reason: Some(reason.into()), ran_seconds: Some(90) }),
+        limits: [("memory".to_owned(), "32Gi".to_owned())].into(),
+        ..Default::default()
+    });
+    e
+}
+
+#[test]
+fn oomkilled_status_is_host_oom_even_with_a_gpu_oom_line() {
+    let d = run(&with_container(ev("INFO loading weights"), 137, "OOMKilled"));
+    assert_eq!((d.class, d.subclass.as_str()), (FailureClass::HostOom, "oom-killed"));
+    assert!(d.summary.contains("OOMKilled") && d.summary.contains("32Gi"), "{}", d.summary);
+    let d = run(&with_container(ev("CUDA out of memory"), 137, "OOMKilled"));
+    assert_eq!(d.class, FailureClass::HostOom);
+    // A bare exit 137 is only a hint.
+    assert_eq!(run(&with_container(ev("INFO loading"), 137, "Error")).class, FailureClass::Unknown);
+}
+
+#[test]
+fn probe_kills_come_from_events_and_yield_to_real_errors() {
+    let mut e = with_container(ev("INFO Loading safetensors checkpoint shards: 40% Completed"), 137, "Error");
+    e.events = vec![
+        EventFacts { reason: "Unhealthy".into(), message: "Startup probe failed: connection refused".into(), ..Default::default() },
+        EventFacts { reason: "Killing".into(), message: "Container vllm failed startup probe, will be restarted".into(), ..Default::default() },
+    ];
+    let d = run(&e);
+    assert_eq!((d.class, d.subclass.as_str()), (FailureClass::StartupProbeKill, "startup-probe"));
+    assert!(d.summary.contains("startup probe"), "{}", d.summary);
+    e.log = LogTail::from_text("CUDA out of memory", 10);
+    assert_eq!(run(&e).class, FailureClass::GpuOom);
+}
+
+struct Fixed(FailureClass, f32);
+impl Classifier for Fixed {
+    fn predict(&self, _lines: &[&str]) -> [f32; FailureClass::COUNT] {
+        let mut p = [(1.0 - self.1) / (FailureClass::COUNT as f32 - 1.0); FailureClass::COUNT];
+        p[self.0.index()] = self.1;
+        p
+    }
+}
+
+#[test]
+fn fusion_precedence() {
+    let cfg = FusionConfig::default();
+    let fused = |log: &str, m: &Fixed| diagnose(&ev(log), &lib(), Some(m), &cfg);
+    // A strong signature stands against a disagreeing model.
+    let d = fused("CUDA out of memory", &Fixed(FailureClass::HostOom, 0.9));
+    assert_eq!((d.class, d.source), (FailureClass::GpuOom, Source::Signature));
+    // Agreement raises confidence.
+    let d = fused("CUDA out of memory", &Fixed(FailureClass::GpuOom, 0.8));
+    assert_eq!(d.source, Source::Both);
+    assert!(d.confidence > 0.9);
+    // The model rescues a miss...
+    let d = fused("something odd happened", &Fixed(FailureClass::WeightLoadFailure, 0.8));
+    assert_eq!((d.class, d.source), (FailureClass::WeightLoadFailure, Source::Model));
+    assert!(d.summary.contains("classifier"));
+    // ...overrides a weak signature...
+    let d = fused("deprecated flag", &Fixed(FailureClass::NcclFailure, 0.7));
+    assert_eq!((d.class, d.source), (FailureClass::NcclFailure, Source::Model));
+    // ...but an unsure model decides nothing.
+    let d = fused("something odd happened", &Fixed(FailureClass::WeightLoadFailure, 0.4));
+    assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
+    assert_eq!(d.model.unwrap().class, FailureClass::WeightLoadFailure);
+}

@@ -1,0 +1,87 @@
+//! Located configuration problems, shared by every compile pass
+//! (signatures, playbooks) and printed by `podmedic check` as
+//! `file:line:col: message`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One thing wrong with a configuration file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file, as given to the loader.
+    pub file: PathBuf,
+    /// 1-based line; 0 when unknown.
+    pub line: u64,
+    /// 1-based column; 0 when unknown.
+    pub column: u64,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, when there is an obvious way.
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    /// A problem at a location in `file`.
+    pub fn new(file: &Path, line: u64, column: u64, message: impl Into<String>) -> Self {
+        Problem { file: file.to_owned(), line, column, message: message.into(), hint: None }
+    }
+
+    /// Adds a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// A problem with the file as a whole (unreadable, not YAML, ...).
+    pub fn whole_file(file: &Path, message: impl Into<String>) -> Self {
+        Self::new(file, 0, 0, message)
+    }
+
+    /// A problem at a span recorded by the YAML loader.
+    pub fn at(file: &Path, loc: &serde_saphyr::Location, message: impl Into<String>) -> Self {
+        Self::new(file, loc.line(), loc.column(), message)
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in one compile pass; never empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The `.yaml`/`.yml` files of a directory, sorted, or the path itself when
+/// it is a file.
+pub fn yaml_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let p = entry?.path();
+        if p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,148 @@
+use super::*;
+use crate::logtext::LogTail;
+
+const LIB: &str = r#"
+signatures:
+  - id: kv-max-seq
+    class: kv-cache-oom
+    subclass: max-model-len-exceeds-kv-capacity
+    title: "max-model-len does not fit"
+    summary: "needs {max_seq_len} tokens but only {kv_tokens} fit"
+    servers: [vllm]
+    anchors: ["can be stored in KV cache"]
+    regex: 'max seq len \((?P<max_seq_len>\d+)\) is larger than the maximum number of tokens that can be stored in KV cache \((?P<kv_tokens>\d+)\)'
+    weight: 0.97
+    references: ["https://example.org/vllm"]
+    examples:
+      match:
+        - line: "ValueError: The model's max seq len (32768) is larger than the maximum number of tokens that can be stored in KV cache (20144)."
+          captures: { max_seq_len: "32768", kv_tokens: "20144" }
+      no_match:
+        - "INFO # GPU blocks: 2725"
+  - id: cuda-oom
+    class: gpu-oom
+    subclass: cuda-oom
+    title: "CUDA out of memory"
+    servers: [pytorch]
+    anchors: ["CUDA out of memory", "OutOfMemoryError"]
+    regex: '(?i)CUDA out of memory(?:\. Tried to allocate (?P<tried_gib>[\d.]+) GiB)?'
+    weight: 0.9
+    references: ["https://example.org/torch"]
+    examples:
+      match: ["torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"]
+      no_match: ["INFO using 90% of GPU memory"]
+"#;
+
+fn set() -> SignatureSet {
+    SignatureSet::compile([(Path::new("lib.yaml"), LIB)]).unwrap()
+}
+
+fn ids(set: &SignatureSet, text: &str) -> Vec<(usize, String)> {
+    let tail = LogTail::from_text(text, 1000);
+    set.scan_tail(&tail).into_iter().map(|h| (h.line_no, set.signatures()[h.signature].id.clone())).collect()
+}
+
+#[test]
+fn matches_with_line_numbers_and_captures() {
+    let s = set();
+    let log = "INFO starting\nINFO loading\nValueError: The model's max seq len (4096) is larger than the maximum number of tokens that can be stored in KV cache (2048).\nnoise\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.50 GiB\n";
+    let tail = LogTail::from_text(log, 1000);
+    let hits = s.scan_tail(&tail);
+    assert_eq!(hits.len(), 2);
+    assert_eq!(hits[0].line_no, 3);
+    assert_eq!(hits[0].captures["kv_tokens"], "2048");
+    assert_eq!(hits[1].line_no, 5);
+    assert_eq!(hits[1].captures["tried_gib"], "1.50");
+    assert_eq!(s.signatures()[0].render_summary(&hits[0].captures), "needs 4096 tokens but only 2048 fit");
+}
+
+#[test]
+fn anchors_are_case_insensitive_but_regex_decides() {
+    let s = set();
+    assert_eq!(ids(&s, "cuda OUT OF MEMORY"), vec![(1, "cuda-oom".to_owned())]);
+    // Anchor present, regex not satisfied: no hit.
+    assert!(ids(&s, "can be stored in KV cache, nothing else").is_empty());
+}
+
+#[test]
+fn sees_through_timestamps_ansi_json_and_crlf() {
+    let s = set();
+    let log = concat!(
+        "2026-01-01T00:00:00.000000000Z stderr F \x1b[31mtorch.OutOfMemoryError: CUDA \x1b[1mout of memory\x1b[0m\r\n",
+        "{\"level\":\"error\",\"msg\":\"engine died\",\"exc_info\":\"Traceback\\nRuntimeError: CUDA out of memory\"}\n",
+    );
+    assert_eq!(ids(&s, log), vec![(1, "cuda-oom".to_owned()), (2, "cuda-oom".to_owned())]);
+}
+
+#[test]
+fn invalid_utf8_and_huge_lines_do_not_panic() {
+    let s = set();
+    let mut buf = b"\xff\xfe CUDA out of memory \xc3\n".to_vec();
+    buf.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES * 4));
+    buf.extend_from_slice(b" CUDA out of memory ");
+    buf.extend(std::iter::repeat_n(b'y', MAX_LINE_BYTES * 4));
+    buf.push(b'\n');
+    let mut scratch = s.scratch();
+    assert_eq!(s.count_matching_lines(&buf, &mut scratch), 2);
+}
+
+#[test]
+fn counts_each_line_once() {
+    let s = set();
+    let mut scratch = s.scratch();
+    let log = b"CUDA out of memory OutOfMemoryError CUDA out of memory\nfine\nCUDA out of memory";
+    assert_eq!(s.count_matching_lines(log, &mut scratch), 2);
+}
+
+fn problems(yaml: &str) -> Vec<String> {
+    match SignatureSet::compile([(Path::new("bad.yaml"), yaml)]) {
+        Ok(_) => panic!("expected problems"),
+        Err(Problems(ps)) => ps.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+#[test]
+fn every_problem_is_reported_with_its_location() {
+    let yaml = LIB
+        .replace("class: gpu-oom", "class: gpu-om")
+        .replace("servers: [vllm]", "servers: [vlm]")
+        .replace("weight: 0.97", "weight: 1.5")
+        .replace(r"(?P<tried_gib>[\d.]+)", r"(?P<tried_gib>[\d.]+");
+    let ps = problems(&yaml);
+    assert!(ps.iter().any(|p| p.contains("unknown failure class `gpu-om`; did you mean `gpu-oom`")), "{ps:#?}");
+    assert!(ps.iter().any(|p| p.contains("unknown server `vlm`") && p.contains("did you mean `vllm`")), "{ps:#?}");
+    assert!(ps.iter().any(|p| p.contains("weight 1.5 is outside")), "{ps:#?}");
+    assert!(ps.iter().any(|p| p.contains("regex does not compile")), "{ps:#?}");
+    assert!(ps.iter().all(|p| p.starts_with("bad.yaml:") && !p.starts_with("bad.yaml:0:")), "{ps:#?}");
+}
+
+#[test]
+fn failing_examples_are_load_errors() {
+    let yaml = LIB
+        .replace("match: [\"torch.OutOfMemoryError", "match: [\"an OOM happened\", \"torch.OutOfMemoryError")
+        .replace("INFO using 90% of GPU memory", "CUDA out of memory");
+    let ps = problems(&yaml);
+    assert!(ps.iter().any(|p| p.contains("example does not match") && p.contains("none of the anchors")), "{ps:#?}");
+    assert!(ps.iter().any(|p| p.contains("`no_match` example matches")), "{ps:#?}");
+    let yaml = LIB.replace("kv_tokens: \"20144\"", "kv_tokens: \"1\"");
+    assert!(problems(&yaml).iter().any(|p| p.contains("captures `kv_tokens`")));
+}
+
+#[test]
+fn shape_errors_and_duplicates() {
+    let ps = problems("signatures:\n  - id: x\n    bogus: 1\n");
+    assert_eq!(ps.len(), 1);
+    assert!(ps[0].starts_with("bad.yaml:3:") || ps[0].starts_with("bad.yaml:2:"), "{ps:?}");
+    let doubled = format!("{LIB}{}", &LIB[LIB.find("  - id: cuda-oom").unwrap()..]);
+    let ps = problems(&doubled);
+    assert!(ps.iter().any(|p| p.contains("duplicate signature id `cuda-oom`") && p.contains("first defined at bad.yaml:")), "{ps:#?}");
+    let ps = problems(&LIB.replace("summary: \"needs {max_seq_len}", "summary: \"needs {max_seq}"));
+    assert!(ps.iter().any(|p| p.contains("no such capture") && p.contains("did you mean `{max_seq_len}`")), "{ps:#?}");
+}
+
+#[test]
+fn not_yaml_at_all() {
+    let ps = problems("signatures: [\n");
+    assert_eq!(ps.len(), 1);
+    assert!(ps[0].starts_with("bad.yaml:"));
+}
