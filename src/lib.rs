@@ -2,10 +2,13 @@
 //! human-approved fixes. See DESIGN.md for the flow; each module's docs say
 //! what it owns.
 pub mod class;
+pub mod cli;
 pub mod diagnosis;
+pub mod embedded;
 pub mod evidence;
 pub mod logtext;
 pub mod problem;
 pub mod signatures;
+pub mod triage;
 pub mod util;
 pub mod yaml;

@@ -28,6 +28,11 @@ pub fn truncate(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
     format!("{}…", &s[..end]).into()
 }
 
+/// Every line of `s` prefixed with `prefix`.
+pub fn indent(s: &str, prefix: &str) -> String {
+    s.lines().map(|l| format!("{prefix}{l}")).collect::<Vec<_>>().join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

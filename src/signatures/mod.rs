@@ -83,6 +83,8 @@ pub struct Signature {
     pub references: Vec<String>,
     /// Where it was defined.
     pub origin: Origin,
+    /// Its positive example lines (documentation, benchmarks).
+    pub examples: Vec<String>,
     regex: Regex,
     anchors: Vec<String>,
 }
@@ -200,6 +202,11 @@ impl SignatureSet {
                 Err(Problems(problems))
             }
         }
+    }
+
+    /// The library compiled into the binary (`patterns/` at build time).
+    pub fn embedded() -> Result<Self, Problems> {
+        Self::compile(crate::embedded::PATTERNS.iter().map(|(f, t)| (Path::new(*f), *t)))
     }
 
     /// Compiles signature files given as `(path, text)` pairs.
@@ -546,6 +553,7 @@ fn compile_one(file: &Path, spec: &SignatureSpec, problems: &mut Vec<Problem>) -
         weight: w,
         references: spec.references.value.clone(),
         origin: Origin { file: file.to_owned(), line: spec.id.referenced.line() },
+        examples: spec.examples.value.matching.iter().map(|e| e.line().to_owned()).collect(),
         regex: regex?,
         anchors: spec.anchors.value.iter().map(|a| a.trim().to_owned()).collect(),
     })

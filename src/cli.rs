@@ -1,0 +1,165 @@
+//! Command-line interface: argument parsing and the offline commands.
+//! Each command is a thin wiring of library functions.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnosis::{FusionConfig, diagnose};
+use crate::problem::{Problem, Problems, yaml_files};
+use crate::signatures::SignatureSet;
+use crate::triage;
+
+/// podmedic: keeps self-hosted LLM serving alive. Diagnoses crash-looping
+/// and OOMKilled pods, proposes targeted fixes, applies them only after a
+/// human approves.
+#[derive(Debug, Parser)]
+#[command(name = "podmedic", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diagnose one crash offline from its log (and optionally its pod and events).
+    Triage(TriageArgs),
+    /// Validate signature and playbook files; prints `file:line:col: message`.
+    Check(CheckArgs),
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Readable text (colour on a terminal).
+    Text,
+    /// One JSON object (the triage contract).
+    Json,
+}
+
+/// Which diagnosis engine to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    /// The signature library only.
+    Signatures,
+    /// The learned classifier only.
+    Model,
+    /// Signatures fused with the classifier.
+    Fused,
+}
+
+/// Arguments of `podmedic triage`.
+#[derive(Debug, clap::Args)]
+pub struct TriageArgs {
+    /// Log of the crashed container (`kubectl logs --previous`); `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub log: String,
+    /// The pod as JSON or YAML (`kubectl get pod NAME -o json`): exit code, OOMKilled, restarts, limits.
+    #[arg(long, value_name = "POD.json")]
+    pub pod: Option<PathBuf>,
+    /// Events as JSON (`kubectl get events -o json`): probe kills.
+    #[arg(long, value_name = "EVENTS.json")]
+    pub events: Option<PathBuf>,
+    /// The owning Deployment/StatefulSet manifest; the plan then includes the concrete patch.
+    #[arg(long, value_name = "DEPLOY.yaml")]
+    pub workload: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Diagnosis engine.
+    #[arg(long, value_enum, default_value_t = Engine::Signatures)]
+    pub engine: Engine,
+    /// How many trailing log lines to examine.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub tail: u32,
+    /// Load signatures from this directory instead of the built-in library.
+    #[arg(long, value_name = "DIR", env = "PODMEDIC_PATTERNS")]
+    pub patterns: Option<PathBuf>,
+}
+
+/// Arguments of `podmedic check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Files or directories; by default `patterns/` and `playbooks/`.
+    pub paths: Vec<PathBuf>,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Triage(args) => run_triage(&args),
+        Command::Check(args) => Ok(run_check(&args)),
+    }
+}
+
+fn load_signatures(dir: Option<&PathBuf>) -> anyhow::Result<SignatureSet> {
+    let set = match dir {
+        Some(d) => SignatureSet::load(&[d]),
+        None => SignatureSet::embedded(),
+    };
+    set.map_err(|problems| anyhow::anyhow!("the signature library is invalid:\n{problems}"))
+}
+
+fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
+    if args.engine != Engine::Signatures {
+        anyhow::bail!(
+            "--engine {} needs the classifier, which this build does not have yet; use --engine signatures",
+            if args.engine == Engine::Model { "model" } else { "fused" }
+        );
+    }
+    if args.workload.is_some() {
+        anyhow::bail!("--workload needs the playbooks, which this build does not have yet");
+    }
+    let signatures = load_signatures(args.patterns.as_ref())?;
+    let log = triage::read_log(&args.log, args.tail as usize)?;
+    let pod = args.pod.as_deref().map(triage::read_pod).transpose()?;
+    let events = args.events.as_deref().map(triage::read_events).transpose()?.unwrap_or_default();
+    let ev = triage::evidence(log, pod.as_ref(), &events);
+    let diagnosis = diagnose(&ev, &signatures, None, &FusionConfig::default());
+    let report = triage::Report::new(diagnosis, &ev, None);
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string(&report).context("serialising the report")?),
+        Output::Text => print!("{}", report.to_text(std::io::stdout().is_terminal())),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_check(args: &CheckArgs) -> ExitCode {
+    let paths: Vec<PathBuf> = if args.paths.is_empty() {
+        ["patterns", "playbooks"].into_iter().map(PathBuf::from).filter(|p| p.exists()).collect()
+    } else {
+        args.paths.clone()
+    };
+    let mut problems = Vec::new();
+    let mut signature_files = Vec::new();
+    for path in &paths {
+        match yaml_files(path) {
+            Ok(files) => signature_files.extend(files),
+            Err(e) => problems.push(Problem::whole_file(path, format!("cannot read: {e}"))),
+        }
+    }
+    let mut signatures = 0;
+    if signature_files.is_empty() && problems.is_empty() {
+        problems.push(Problem::whole_file(Path::new(paths.first().map_or(Path::new("."), |p| p.as_path())), "no .yaml files found"));
+    } else {
+        match SignatureSet::load(&signature_files) {
+            Ok(set) => signatures = set.len(),
+            Err(Problems(ps)) => problems.extend(ps),
+        }
+    }
+    if problems.is_empty() {
+        println!("ok: {signatures} signatures in {} files", signature_files.len());
+        ExitCode::SUCCESS
+    } else {
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        eprintln!("{} problem(s)", problems.len());
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,196 @@
+//! Offline triage of one crash: files in, a [`Report`] out. The same
+//! pipeline the controller runs, minus the cluster.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use k8s_openapi::api::core::v1::{Event, Pod};
+use serde::Serialize;
+
+use crate::class::FailureClass;
+use crate::diagnosis::{Diagnosis, Source};
+use crate::evidence::{ContainerFacts, EventFacts, Evidence};
+use crate::logtext::{self, LogTail};
+
+/// Errors reading triage inputs.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// A file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A pod or events file is not a Kubernetes object of the expected kind.
+    #[error("{path} is not {what}: {message}")]
+    Shape {
+        /// The file.
+        path: String,
+        /// What was expected.
+        what: &'static str,
+        /// The parser's complaint.
+        message: String,
+    },
+}
+
+/// Reads the last `tail` lines of a log file (`-` for stdin).
+pub fn read_log(path: &str, tail: usize) -> Result<LogTail, InputError> {
+    let err = |source| InputError::Read { path: path.to_owned(), source };
+    if path == "-" {
+        let stdin = std::io::stdin();
+        logtext::read_tail(stdin.lock(), tail).map_err(err)
+    } else {
+        let f = std::fs::File::open(path).map_err(err)?;
+        logtext::read_tail(std::io::BufReader::with_capacity(64 * 1024, f), tail).map_err(err)
+    }
+}
+
+fn read_object<T: serde::de::DeserializeOwned>(path: &Path, what: &'static str) -> Result<T, InputError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| InputError::Read { path: p.clone(), source })?;
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        serde_json::from_str(&text).map_err(|e| InputError::Shape { path: p, what, message: e.to_string() })
+    } else {
+        crate::yaml::from_str(&text).map_err(|e| InputError::Shape { path: p, what, message: e.to_string() })
+    }
+}
+
+/// Reads a Pod (`kubectl get pod -o json` or YAML).
+pub fn read_pod(path: &Path) -> Result<Pod, InputError> {
+    let pod: Pod = read_object(path, "a Pod")?;
+    if pod.spec.is_none() && pod.status.is_none() {
+        return Err(InputError::Shape {
+            path: path.display().to_string(),
+            what: "a Pod",
+            message: "it has neither spec nor status".into(),
+        });
+    }
+    Ok(pod)
+}
+
+/// Reads Events (`kubectl get events -o json`: a List, or a bare array).
+pub fn read_events(path: &Path) -> Result<Vec<Event>, InputError> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Events {
+        List { items: Vec<Event> },
+        Array(Vec<Event>),
+    }
+    Ok(match read_object::<Events>(path, "a list of Events")? {
+        Events::List { items } | Events::Array(items) => items,
+    })
+}
+
+/// Builds the evidence bundle from what triage was given.
+pub fn evidence(log: LogTail, pod: Option<&Pod>, events: &[Event]) -> Evidence {
+    let pod_name = pod.and_then(|p| p.metadata.name.as_deref());
+    let events = events
+        .iter()
+        .filter(|e| pod_name.is_none() || e.involved_object.name.as_deref() == pod_name)
+        .map(EventFacts::from)
+        .collect();
+    Evidence { log, container: pod.and_then(|p| ContainerFacts::from_pod(p, None)), events, ..Default::default() }
+}
+
+/// What the log window looked like.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogInfo {
+    /// Lines examined (the tail).
+    pub lines_examined: usize,
+    /// Lines in the whole input.
+    pub total_lines: usize,
+    /// Lines cut because they were too long.
+    pub cut_lines: usize,
+}
+
+/// The triage result: the diagnosis contract plus the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The diagnosis (its fields are top-level keys of the JSON).
+    #[serde(flatten)]
+    pub diagnosis: Diagnosis,
+    /// The rendered playbook plan, or null.
+    pub plan: Option<serde_json::Value>,
+    /// Facts about the crashed container, when a pod was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerFacts>,
+    /// The log window.
+    pub log: LogInfo,
+}
+
+impl Report {
+    /// A report for a diagnosis of `ev`.
+    pub fn new(diagnosis: Diagnosis, ev: &Evidence, plan: Option<serde_json::Value>) -> Self {
+        Report {
+            diagnosis,
+            plan,
+            container: ev.container.clone(),
+            log: LogInfo {
+                lines_examined: ev.log.lines.len(),
+                total_lines: ev.log.total_lines,
+                cut_lines: ev.log.cut_lines,
+            },
+        }
+    }
+
+    /// Human-readable rendering; ANSI colour when `color`.
+    pub fn to_text(&self, color: bool) -> String {
+        let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() };
+        let d = &self.diagnosis;
+        let mut out = String::new();
+        let class_color = if d.class == FailureClass::Unknown { "33" } else { "1;31" };
+        let sub = if d.subclass.is_empty() { String::new() } else { format!(" / {}", d.subclass) };
+        let _ = writeln!(
+            out,
+            "{}{}  confidence {:.2}  source {}",
+            paint(class_color, d.class.as_str()),
+            sub,
+            d.confidence,
+            source_str(d.source)
+        );
+        let _ = writeln!(out, "{}", d.summary);
+        if !d.evidence.is_empty() {
+            let _ = writeln!(out, "\n{}", paint("1", "Evidence"));
+            for e in &d.evidence {
+                let at = if e.line > 0 { format!("{:>6}", e.line) } else { "   pod".to_owned() };
+                let _ = writeln!(out, "  {} {}", paint("2", &at), e.text);
+            }
+        }
+        if !d.captures.is_empty() {
+            let caps: Vec<String> = d.captures.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let _ = writeln!(out, "\n{} {}", paint("1", "Values"), caps.join(" "));
+        }
+        if !d.alternatives.is_empty() {
+            let alts: Vec<String> = d.alternatives.iter().map(|a| format!("{} ({:.2})", a.class, a.score)).collect();
+            let _ = writeln!(out, "{} {}", paint("1", "Also seen"), alts.join(", "));
+        }
+        if let Some(m) = &d.model {
+            let _ = writeln!(out, "{} {} ({:.2})", paint("1", "Classifier"), m.class, m.probability);
+        }
+        if let Some(plan) = &self.plan {
+            let _ = writeln!(out, "\n{}", paint("1", "Proposed plan"));
+            let _ = writeln!(out, "{}", crate::util::indent(&plan_text(plan), "  "));
+        }
+        out
+    }
+}
+
+fn source_str(s: Source) -> &'static str {
+    match s {
+        Source::Signature => "signature",
+        Source::Model => "model",
+        Source::Both => "both",
+        Source::None => "none",
+    }
+}
+
+/// A plan as text: its `text` field when it has one, else pretty JSON.
+fn plan_text(plan: &serde_json::Value) -> String {
+    plan.get("text").and_then(|t| t.as_str()).map(str::to_owned).unwrap_or_else(|| {
+        serde_json::to_string_pretty(plan).unwrap_or_default()
+    })
+}
