@@ -31,6 +31,8 @@ pub enum Command {
     Triage(TriageArgs),
     /// Validate signature and playbook files; prints `file:line:col: message`.
     Check(CheckArgs),
+    /// Print the RecoveryProposal CustomResourceDefinition as YAML.
+    Crd,
 }
 
 /// Output format.
@@ -94,6 +96,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Triage(args) => run_triage(&args),
         Command::Check(args) => Ok(run_check(&args)),
+        Command::Crd => {
+            use kube::CustomResourceExt as _;
+            print!("{}", crate::yaml::to_string(&crate::crd::RecoveryProposal::crd())?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -1,12 +1,16 @@
 //! podmedic: diagnoses crash-looping LLM serving pods and proposes targeted,
 //! human-approved fixes. See DESIGN.md for the flow; each module's docs say
 //! what it owns.
+pub mod approval;
 pub mod class;
+pub mod controller;
+pub mod crd;
 pub mod cli;
 pub mod diagnosis;
 pub mod embedded;
 pub mod evidence;
 pub mod logtext;
+pub mod metrics;
 pub mod problem;
 pub mod signatures;
 pub mod triage;

@@ -1,0 +1,131 @@
+//! The controller's configuration: flags, each also settable by environment
+//! variable (the Helm chart uses the variables).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `podmedic run`: the in-cluster controller.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ControllerConfig {
+    /// Propose only: create RecoveryProposals and announce them, never execute,
+    /// whatever their annotations say.
+    #[arg(long, env = "PODMEDIC_DRY_RUN", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub dry_run: bool,
+
+    /// Namespaces to watch, comma-separated; empty watches all namespaces.
+    #[arg(long, env = "PODMEDIC_NAMESPACES", value_delimiter = ',', default_value = "")]
+    pub namespaces: Vec<String>,
+
+    /// Only watch pods matching this label selector (e.g. `app.kubernetes.io/component=llm`).
+    #[arg(long, env = "PODMEDIC_SELECTOR")]
+    pub selector: Option<String>,
+
+    /// Restarts before a CrashLoopBackOff counts (OOMKilled and probe kills count at once).
+    #[arg(long, env = "PODMEDIC_RESTART_THRESHOLD", default_value_t = 2)]
+    pub restart_threshold: i32,
+
+    /// How many trailing lines of the previous container's log to read.
+    #[arg(long, env = "PODMEDIC_LOG_TAIL", default_value_t = 200)]
+    pub log_tail: i64,
+
+    /// How long a proposal can be approved before it expires.
+    #[arg(long, env = "PODMEDIC_PROPOSAL_TTL", default_value = "30m", value_parser = parse_duration)]
+    pub proposal_ttl: Duration,
+
+    /// After a proposal for a workload is decided, wait this long before proposing again for it.
+    #[arg(long, env = "PODMEDIC_COOLDOWN", default_value = "10m", value_parser = parse_duration)]
+    pub cooldown: Duration,
+
+    /// Most proposals executing at the same time.
+    #[arg(long, env = "PODMEDIC_MAX_CONCURRENT", default_value_t = 2)]
+    pub max_concurrent_executions: usize,
+
+    /// Most executions per workload per 24 hours.
+    #[arg(long, env = "PODMEDIC_MAX_ATTEMPTS_PER_DAY", default_value_t = 3)]
+    pub max_attempts_per_day: u32,
+
+    /// Failed executions within `--breaker-window` that stop all execution.
+    #[arg(long, env = "PODMEDIC_BREAKER_FAILURES", default_value_t = 3)]
+    pub breaker_failures: usize,
+
+    /// Window of the circuit breaker.
+    #[arg(long, env = "PODMEDIC_BREAKER_WINDOW", default_value = "15m", value_parser = parse_duration)]
+    pub breaker_window: Duration,
+
+    /// Address of the HTTP server (/metrics, /healthz, /readyz, ChatOps callbacks).
+    #[arg(long, env = "PODMEDIC_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// Elect a leader on a Lease so that only one replica acts.
+    #[arg(long, env = "PODMEDIC_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+
+    /// Name of the Lease.
+    #[arg(long, env = "PODMEDIC_LEASE_NAME", default_value = "podmedic")]
+    pub lease_name: String,
+
+    /// Namespace of the Lease (in cluster: the pod's namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+
+    /// This replica's identity in the Lease (in cluster: the pod's name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+
+    /// Load signatures from this directory instead of the built-in library.
+    #[arg(long, env = "PODMEDIC_PATTERNS")]
+    pub patterns: Option<PathBuf>,
+
+    /// Load playbooks from this directory instead of the built-in ones.
+    #[arg(long, env = "PODMEDIC_PLAYBOOKS")]
+    pub playbooks: Option<PathBuf>,
+
+    /// Log format.
+    #[arg(long, env = "PODMEDIC_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// Parses `90s`, `10m`, `2h`, `1h30m` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected e.g. 90s, 10m, 1h30m"))?;
+        num.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            _ => return Err(format!("invalid duration {s:?}: unknown unit `{c}` (use s, m, h, d)")),
+        };
+    }
+    if !num.is_empty() || s.is_empty() {
+        return Err(format!("invalid duration {s:?}: expected e.g. 90s, 10m, 1h30m"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("10x").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5m3").is_err());
+    }
+}
