@@ -234,7 +234,7 @@ pub struct RecoveryProposalStatus {
     pub decided_at: Option<Time>,
     /// How often the same crash was seen while this proposal was open.
     #[serde(default)]
-    pub occurrences: u32,
+    pub occurrences: i32,
     /// When the crash was last seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<Time>,

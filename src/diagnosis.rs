@@ -45,6 +45,7 @@ pub enum Source {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EvidenceLine {
     /// 1-based line number in the log (0 for facts that are not log lines).
+    #[schemars(with = "i64")]
     pub line: usize,
     /// The line's text (normalised, cut to a readable length).
     pub text: String,
