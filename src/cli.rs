@@ -33,6 +33,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the RecoveryProposal CustomResourceDefinition as YAML.
     Crd,
+    /// Run the controller (in cluster, or against the current kubeconfig).
+    Run(crate::controller::ControllerConfig),
 }
 
 /// Output format.
@@ -96,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Triage(args) => run_triage(&args),
         Command::Check(args) => Ok(run_check(&args)),
+        Command::Run(config) => run_controller(config),
         Command::Crd => {
             use kube::CustomResourceExt as _;
             print!("{}", crate::yaml::to_string(&crate::crd::RecoveryProposal::crd())?);
@@ -152,7 +155,10 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     }
     let mut signatures = 0;
     if signature_files.is_empty() && problems.is_empty() {
-        problems.push(Problem::whole_file(Path::new(paths.first().map_or(Path::new("."), |p| p.as_path())), "no .yaml files found"));
+        problems.push(Problem::whole_file(
+            Path::new(paths.first().map_or(Path::new("."), |p| p.as_path())),
+            "no .yaml files found",
+        ));
     } else {
         match SignatureSet::load(&signature_files) {
             Ok(set) => signatures = set.len(),
@@ -168,5 +174,42 @@ fn run_check(args: &CheckArgs) -> ExitCode {
         }
         eprintln!("{} problem(s)", problems.len());
         ExitCode::FAILURE
+    }
+}
+
+fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result<ExitCode> {
+    init_tracing(&config.log_format);
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let signatures = load_signatures(config.patterns.as_ref())?;
+        let client = kube::Client::try_default().await.context("connecting to the Kubernetes API server")?;
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = crate::metrics::Metrics::new(&mut registry);
+        let state = crate::server::State::new(registry);
+        let planner: std::sync::Arc<crate::controller::Planner> = std::sync::Arc::new(|_, _| None);
+        let listen = config.listen;
+        let ctx =
+            std::sync::Arc::new(crate::controller::Context::new(client, config, signatures, None, planner, metrics));
+        let app = crate::server::router(state.clone(), axum::Router::new());
+        let server = tokio::spawn(crate::server::serve(listen, app));
+        let ready = state.clone();
+        let controller = crate::controller::run_with_leader_election(ctx, move || ready.set_ready(true));
+        tokio::select! {
+            r = controller => r?,
+            r = server => r.context("the HTTP server stopped")?.context("the HTTP server failed")?,
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }

@@ -3,15 +3,16 @@
 //! what it owns.
 pub mod approval;
 pub mod class;
+pub mod cli;
 pub mod controller;
 pub mod crd;
-pub mod cli;
 pub mod diagnosis;
 pub mod embedded;
 pub mod evidence;
 pub mod logtext;
 pub mod metrics;
 pub mod problem;
+pub mod server;
 pub mod signatures;
 pub mod triage;
 pub mod util;

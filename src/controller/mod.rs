@@ -1,3 +1,286 @@
 //! The in-cluster controller: watch → evidence → diagnose → propose →
 //! approve → execute → verify.
+//!
+//! Two loops run while this replica holds the leader Lease:
+//!
+//! - the **crash pipeline** ([`watch`], [`gather`], [`propose`]): a pod
+//!   watcher (managedFields stripped, no cache of pods kept) spots
+//!   CrashLoopBackOff and OOMKilled containers, gathers the evidence through
+//!   the API server, diagnoses it, renders the playbook and creates or
+//!   updates a `RecoveryProposal`;
+//! - the **proposal reconciler** ([`execute`]): decisions, expiry and the
+//!   execution state machine, kept entirely in each proposal's status.
+//!
+//! Losing the Lease cancels both loops at their next await point; since all
+//! progress lives in proposal statuses, the next leader resumes where this
+//! one stopped (see [`execute`] for the guarantees).
+
 pub mod config;
+pub mod execute;
+pub mod gather;
+pub mod propose;
+pub mod watch;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::Api;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use tracing::{info, instrument, warn};
+
+use crate::crd::RecoveryProposal;
+use crate::diagnosis::{Classifier, FusionConfig, diagnose};
+use crate::metrics::{DiagnosisLabels, KindLabel, Metrics};
+use crate::signatures::SignatureSet;
+pub use config::ControllerConfig;
+use watch::{Crash, Seen};
+
+/// Crashes handled at the same time.
+const CRASH_CONCURRENCY: usize = 16;
+
+/// Turns a diagnosis and the owning workload into a rendered plan (JSON),
+/// or `None` when no playbook applies.
+pub type Planner = dyn Fn(&crate::diagnosis::Diagnosis, &gather::Gathered) -> Option<serde_json::Value> + Send + Sync;
+
+/// What every loop of the controller shares.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Flags.
+    pub config: ControllerConfig,
+    /// The signature library.
+    pub signatures: SignatureSet,
+    /// The classifier, when enabled.
+    pub classifier: Option<Arc<dyn Classifier>>,
+    /// Renders plans.
+    pub planner: Arc<Planner>,
+    /// Kubernetes Events.
+    pub recorder: Recorder,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Crashes already handled.
+    pub seen: Mutex<Seen>,
+    /// Execution limits shared by all proposals.
+    pub limits: execute::Limits,
+}
+
+impl Context {
+    /// A context with podmedic's reporter name.
+    pub fn new(
+        client: Client,
+        config: ControllerConfig,
+        signatures: SignatureSet,
+        classifier: Option<Arc<dyn Classifier>>,
+        planner: Arc<Planner>,
+        metrics: Metrics,
+    ) -> Self {
+        let reporter = Reporter { controller: "podmedic".into(), instance: config.identity.clone() };
+        let limits = execute::Limits::new(&config);
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            config,
+            signatures,
+            classifier,
+            planner,
+            metrics,
+            seen: Mutex::new(Seen::default()),
+            limits,
+        }
+    }
+}
+
+/// Runs both loops until one fails or the future is dropped.
+pub async fn run_loops(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + 'static) {
+    let proposals = execute::run(ctx.clone());
+    let crashes = crash_pipeline(ctx.clone(), on_ready);
+    tokio::join!(proposals, crashes);
+}
+
+fn pod_apis(ctx: &Context) -> Vec<Api<Pod>> {
+    let namespaces: Vec<&String> = ctx.config.namespaces.iter().filter(|n| !n.is_empty()).collect();
+    if namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
+    } else {
+        namespaces.into_iter().map(|n| Api::namespaced(ctx.client.clone(), n)).collect()
+    }
+}
+
+/// Watches pods and handles each new crash.
+async fn crash_pipeline(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + 'static) {
+    let mut wc = watcher::Config::default().page_size(500);
+    if let Some(sel) = &ctx.config.selector {
+        wc = wc.labels(sel);
+    }
+    let streams = pod_apis(&ctx).into_iter().map(|api| {
+        watcher(api, wc.clone())
+            .default_backoff()
+            .modify(|pod: &mut Pod| {
+                // Keep only what crash detection reads.
+                pod.managed_fields_mut().clear();
+                pod.annotations_mut().clear();
+                if let Some(spec) = pod.spec.as_mut() {
+                    spec.volumes = None;
+                    for c in &mut spec.containers {
+                        c.env = None;
+                        c.args = None;
+                        c.command = None;
+                    }
+                }
+            })
+            .boxed()
+    });
+    let events = futures::stream::select_all(streams);
+    let on_ready = Arc::new(on_ready);
+    let crashes = events.filter_map(|ev| {
+        let ctx = ctx.clone();
+        let on_ready = on_ready.clone();
+        async move {
+            match ev {
+                Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) => {
+                    let crash = watch::crash_of(&pod, ctx.config.restart_threshold)?;
+                    ctx.seen.lock().expect("seen lock").first_time(&crash).then_some(crash)
+                }
+                Ok(watcher::Event::Delete(pod)) => {
+                    ctx.seen
+                        .lock()
+                        .expect("seen lock")
+                        .forget_pod(&pod.namespace().unwrap_or_default(), &pod.name_any());
+                    None
+                }
+                Ok(watcher::Event::InitDone) => {
+                    on_ready();
+                    None
+                }
+                Ok(watcher::Event::Init) => None,
+                Err(e) => {
+                    warn!(error = %e, "pod watch failed; retrying");
+                    ctx.metrics.reconcile_errors.get_or_create(&crate::metrics::CodeLabel { code: "watch" }).inc();
+                    None
+                }
+            }
+        }
+    });
+    crashes
+        .for_each_concurrent(CRASH_CONCURRENCY, |crash| {
+            let ctx = ctx.clone();
+            async move {
+                if let Err(e) = handle_crash(&ctx, &crash).await {
+                    warn!(namespace = %crash.namespace, pod = %crash.pod, error = %format!("{e:#}"), "could not handle crash");
+                    ctx.metrics.reconcile_errors.get_or_create(&crate::metrics::CodeLabel { code: e.code() }).inc();
+                }
+            }
+        })
+        .await;
+}
+
+/// Errors handling one crash.
+#[derive(Debug, thiserror::Error)]
+pub enum CrashError {
+    /// Evidence could not be gathered.
+    #[error("gathering evidence failed")]
+    Gather(#[from] gather::GatherError),
+    /// The proposal could not be written.
+    #[error("writing the proposal failed")]
+    Propose(#[source] kube::Error),
+}
+
+impl CrashError {
+    /// Bounded code for metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CrashError::Gather(g) => g.code(),
+            CrashError::Propose(_) => "propose",
+        }
+    }
+}
+
+/// Gathers, diagnoses, plans and proposes for one crash.
+#[instrument(skip(ctx), fields(namespace = %crash.namespace, pod = %crash.pod, container = %crash.container))]
+pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outcome, CrashError> {
+    ctx.metrics.pod_events.get_or_create(&KindLabel { kind: crash.kind.as_str() }).inc();
+    let gathered = gather::gather(&ctx.client, crash, ctx.config.log_tail).await?;
+    let diagnosis = diagnose(&gathered.evidence, &ctx.signatures, ctx.classifier.as_deref(), &FusionConfig::default());
+    if gathered.evidence.probe_kill().is_some() {
+        ctx.metrics.pod_events.get_or_create(&KindLabel { kind: "probe_kill" }).inc();
+    }
+    ctx.metrics
+        .diagnoses
+        .get_or_create(&DiagnosisLabels { class: diagnosis.class.as_str(), source: source_label(diagnosis.source) })
+        .inc();
+    let plan = (ctx.planner)(&diagnosis, &gathered);
+    let node = gathered.pod.spec.as_ref().and_then(|s| s.node_name.clone());
+    let spec = propose::build_spec(&gathered.owner, crash, node, &diagnosis, plan, &ctx.config, Timestamp::now());
+    let api: Api<RecoveryProposal> = Api::namespaced(ctx.client.clone(), &crash.namespace);
+    let outcome =
+        propose::propose(&api, &ctx.recorder, spec, ctx.config.cooldown).await.map_err(CrashError::Propose)?;
+    if let (propose::Outcome::Created(name), Some(t)) = (&outcome, &crash.finished_at) {
+        let secs = Timestamp::now().duration_since(t.0).as_secs_f64().max(0.0);
+        ctx.metrics.event_to_proposal.observe(secs);
+        info!(proposal = %name, class = %diagnosis.class, latency_s = secs, "proposed");
+    }
+    Ok(outcome)
+}
+
+fn source_label(s: crate::diagnosis::Source) -> &'static str {
+    match s {
+        crate::diagnosis::Source::Signature => "signature",
+        crate::diagnosis::Source::Model => "model",
+        crate::diagnosis::Source::Both => "both",
+        crate::diagnosis::Source::None => "none",
+    }
+}
+
+/// Waits for leadership (when enabled), runs the loops while it lasts, and
+/// starts over when it is lost.
+pub async fn run_with_leader_election(
+    ctx: Arc<Context>,
+    on_ready: impl Fn() + Clone + Send + Sync + 'static,
+) -> anyhow::Result<()> {
+    if !ctx.config.leader_election {
+        ctx.metrics.leader.set(1);
+        run_loops(ctx, on_ready).await;
+        return Ok(());
+    }
+    let identity = ctx.config.identity.clone().unwrap_or_else(|| format!("podmedic-{}", std::process::id()));
+    let manager = kube_lease_manager::LeaseManagerBuilder::new(ctx.client.clone(), &ctx.config.lease_name)
+        .with_namespace(&ctx.config.lease_namespace)
+        .with_identity(&identity)
+        .with_duration(15)
+        .with_grace(5)
+        .build()
+        .await?;
+    let (mut leader, _task) = manager.watch().await;
+    // A passive replica is healthy and ready: it serves metrics and waits.
+    on_ready();
+    loop {
+        while !*leader.borrow_and_update() {
+            ctx.metrics.leader.set(0);
+            leader.changed().await?;
+        }
+        info!(%identity, "acquired the leader lease");
+        ctx.metrics.leader.set(1);
+        let loops = run_loops(ctx.clone(), on_ready.clone());
+        tokio::select! {
+            () = loops => return Ok(()),
+            lost = async {
+                while *leader.borrow_and_update() {
+                    if leader.changed().await.is_err() { break; }
+                }
+            } => {
+                let () = lost;
+                warn!(%identity, "lost the leader lease; stopping work");
+                ctx.metrics.leader.set(0);
+            }
+        }
+    }
+}
+
+/// How long a reconcile waits before looking at a proposal again when
+/// nothing else wakes it.
+pub const RESYNC: Duration = Duration::from_secs(30);
