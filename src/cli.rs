@@ -184,6 +184,15 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
     runtime.block_on(async move {
         let signatures = load_signatures(config.patterns.as_ref())?;
         let client = kube::Client::try_default().await.context("connecting to the Kubernetes API server")?;
+        let proposals: kube::Api<crate::crd::RecoveryProposal> = kube::Api::all(client.clone());
+        if let Err(e) = proposals.list(&kube::api::ListParams::default().limit(1)).await {
+            let hint = match &e {
+                kube::Error::Api(s) if s.code == 404 => "; install it with `kubectl apply -f deploy/crd/recoveryproposals.yaml`",
+                kube::Error::Api(s) if s.code == 403 => "; check podmedic's RBAC (deploy/manifests)",
+                _ => "",
+            };
+            anyhow::bail!("cannot list RecoveryProposals: {}{hint}", crate::util::error_chain(&e));
+        }
         let mut registry = prometheus_client::registry::Registry::default();
         let metrics = crate::metrics::Metrics::new(&mut registry);
         let state = crate::server::State::new(registry);
@@ -206,7 +215,10 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
 
 fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if format == "json" {
         builder.json().init();
     } else {

@@ -28,6 +28,18 @@ pub fn truncate(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
     format!("{}…", &s[..end]).into()
 }
 
+/// An error and its sources, joined with `: ` (for logs).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// Every line of `s` prefixed with `prefix`.
 pub fn indent(s: &str, prefix: &str) -> String {
     s.lines().map(|l| format!("{prefix}{l}")).collect::<Vec<_>>().join("\n")

@@ -223,7 +223,7 @@ pub async fn run(ctx: Arc<Context>) {
 }
 
 fn error_policy(_rxp: Arc<RecoveryProposal>, err: &ExecError, ctx: Arc<Context>) -> Action {
-    warn!(error = %format!("{err:#}"), "proposal reconcile error");
+    warn!(error = %crate::util::error_chain(err), "proposal reconcile error");
     ctx.metrics.reconcile_errors.get_or_create(&CodeLabel { code: err.code() }).inc();
     Action::requeue(Duration::from_secs(5))
 }

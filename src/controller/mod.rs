@@ -30,7 +30,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use tracing::{info, instrument, warn};
 
 use crate::crd::RecoveryProposal;
@@ -171,7 +171,7 @@ async fn crash_pipeline(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + '
             let ctx = ctx.clone();
             async move {
                 if let Err(e) = handle_crash(&ctx, &crash).await {
-                    warn!(namespace = %crash.namespace, pod = %crash.pod, error = %format!("{e:#}"), "could not handle crash");
+                    warn!(namespace = %crash.namespace, pod = %crash.pod, error = %crate::util::error_chain(&e), "could not handle crash");
                     ctx.metrics.reconcile_errors.get_or_create(&crate::metrics::CodeLabel { code: e.code() }).inc();
                 }
             }
@@ -201,7 +201,7 @@ impl CrashError {
 }
 
 /// Gathers, diagnoses, plans and proposes for one crash.
-#[instrument(skip(ctx), fields(namespace = %crash.namespace, pod = %crash.pod, container = %crash.container))]
+#[instrument(skip(ctx, crash), fields(namespace = %crash.namespace, pod = %crash.pod, container = %crash.container))]
 pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outcome, CrashError> {
     ctx.metrics.pod_events.get_or_create(&KindLabel { kind: crash.kind.as_str() }).inc();
     let gathered = gather::gather(&ctx.client, crash, ctx.config.log_tail).await?;

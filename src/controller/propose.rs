@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -96,6 +97,7 @@ pub async fn propose(
     api: &Api<RecoveryProposal>,
     recorder: &Recorder,
     spec: RecoveryProposalSpec,
+    pod: &ObjectReference,
     cooldown: Duration,
 ) -> Result<Outcome, kube::Error> {
     let now = Timestamp::now();
@@ -161,12 +163,12 @@ pub async fn propose(
         }
     });
     let created = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await?;
-    announce(recorder, &created).await;
+    announce(recorder, &created, pod).await;
     Ok(Outcome::Created(name))
 }
 
-/// Events on the proposal and one JSON line on stdout.
-async fn announce(recorder: &Recorder, rxp: &RecoveryProposal) {
+/// Events on the proposal and the pod, and one JSON line on stdout.
+async fn announce(recorder: &Recorder, rxp: &RecoveryProposal, pod: &ObjectReference) {
     let d = &rxp.spec.diagnosis;
     let note = format!(
         "{} ({}, confidence {:.2}): {}",
@@ -175,15 +177,18 @@ async fn announce(recorder: &Recorder, rxp: &RecoveryProposal) {
         d.confidence,
         crate::util::truncate(&d.summary, 700)
     );
-    let event = Event {
-        type_: EventType::Warning,
-        reason: "RecoveryProposed".into(),
-        note: Some(note),
-        action: "Propose".into(),
-        secondary: None,
-    };
-    if let Err(e) = recorder.publish(&event, &rxp.object_ref(&())).await {
-        tracing::warn!(error = %e, "could not record the proposal event");
+    let rxp_ref = rxp.object_ref(&());
+    for (object, related) in [(&rxp_ref, pod), (pod, &rxp_ref)] {
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "RecoveryProposed".into(),
+            note: Some(note.clone()),
+            action: "Propose".into(),
+            secondary: Some(related.clone()),
+        };
+        if let Err(e) = recorder.publish(&event, object).await {
+            tracing::warn!(error = %e, "could not record the proposal event");
+        }
     }
     let line = serde_json::json!({
         "event": "proposal",
