@@ -217,8 +217,10 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
     let node = gathered.pod.spec.as_ref().and_then(|s| s.node_name.clone());
     let spec = propose::build_spec(&gathered.owner, crash, node, &diagnosis, plan, &ctx.config, Timestamp::now());
     let api: Api<RecoveryProposal> = Api::namespaced(ctx.client.clone(), &crash.namespace);
-    let outcome =
-        propose::propose(&api, &ctx.recorder, spec, ctx.config.cooldown).await.map_err(CrashError::Propose)?;
+    let pod_ref = gathered.pod.object_ref(&());
+    let outcome = propose::propose(&api, &ctx.recorder, spec, &pod_ref, ctx.config.cooldown)
+        .await
+        .map_err(CrashError::Propose)?;
     if let (propose::Outcome::Created(name), Some(t)) = (&outcome, &crash.finished_at) {
         let secs = Timestamp::now().duration_since(t.0).as_secs_f64().max(0.0);
         ctx.metrics.event_to_proposal.observe(secs);
