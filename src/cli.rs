@@ -187,7 +187,9 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
         let proposals: kube::Api<crate::crd::RecoveryProposal> = kube::Api::all(client.clone());
         if let Err(e) = proposals.list(&kube::api::ListParams::default().limit(1)).await {
             let hint = match &e {
-                kube::Error::Api(s) if s.code == 404 => "; install it with `kubectl apply -f deploy/crd/recoveryproposals.yaml`",
+                kube::Error::Api(s) if s.code == 404 => {
+                    "; install it with `kubectl apply -f deploy/crd/recoveryproposals.yaml`"
+                }
                 kube::Error::Api(s) if s.code == 403 => "; check podmedic's RBAC (deploy/manifests)",
                 _ => "",
             };
