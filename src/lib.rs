@@ -1,6 +1,7 @@
 //! podmedic: diagnoses crash-looping LLM serving pods and proposes targeted,
 //! human-approved fixes. See DESIGN.md for the flow; each module's docs say
 //! what it owns.
+pub mod actions;
 pub mod class;
 pub mod diagnosis;
 pub mod evidence;
