@@ -6,6 +6,7 @@ pub mod class;
 pub mod diagnosis;
 pub mod evidence;
 pub mod logtext;
+pub mod playbook;
 pub mod problem;
 pub mod signatures;
 pub mod util;
