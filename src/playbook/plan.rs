@@ -594,31 +594,62 @@ impl PlaybookSet {
                         considered,
                     });
                 }
-                Err(reason) => considered.push(Skipped { playbook: pb.id.clone(), reason }),
+                // Playbooks for another server or subclass are not worth listing.
+                Err(Pass::NotForThis) => {}
+                Err(Pass::Skipped(reason)) => considered.push(Skipped { playbook: pb.id.clone(), reason }),
             }
         }
         None
     }
 }
 
+/// Why a playbook was not rendered.
+enum Pass {
+    /// It is for another server or subclass.
+    NotForThis,
+    /// It was considered and passed over.
+    Skipped(String),
+}
+
+impl From<String> for Pass {
+    fn from(s: String) -> Self {
+        Pass::Skipped(s)
+    }
+}
+
 fn render(
+    pb: &Playbook,
+    scope: Scope<'_>,
+    workload: Option<&Workload>,
+    container: Option<&str>,
+    ctx: &PlanContext,
+) -> Result<Rendering, Pass> {
+    // 1. Subclass and server.
+    if !pb.subclasses.is_empty() && !pb.subclasses.contains(&scope.d.subclass) {
+        return Err(Pass::NotForThis);
+    }
+    if !pb.servers.is_empty() {
+        match scope.server {
+            Some(s) if pb.servers.iter().any(|x| x == s) => {}
+            Some(_) => return Err(Pass::NotForThis),
+            None => {
+                return Err(Pass::Skipped(format!(
+                    "the server is unknown (the playbook is for {})",
+                    pb.servers.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(render_matching(pb, scope, workload, container, ctx)?)
+}
+
+fn render_matching(
     pb: &Playbook,
     mut scope: Scope<'_>,
     workload: Option<&Workload>,
     container: Option<&str>,
     ctx: &PlanContext,
 ) -> Result<Rendering, String> {
-    // 1. Subclass and server.
-    if !pb.subclasses.is_empty() && !pb.subclasses.contains(&scope.d.subclass) {
-        return Err(format!("subclass `{}` is not one of {}", scope.d.subclass, pb.subclasses.join(", ")));
-    }
-    if !pb.servers.is_empty() {
-        match scope.server {
-            Some(s) if pb.servers.iter().any(|x| x == s) => {}
-            Some(s) => return Err(format!("server `{s}` is not one of {}", pb.servers.join(", "))),
-            None => return Err(format!("the server is unknown (the playbook is for {})", pb.servers.join(", "))),
-        }
-    }
     // 2. Bare pods.
     if let Some(w) = workload
         && w.kind == WorkloadKind::Pod
@@ -864,7 +895,11 @@ fn fill(field: &str, container: Option<&str>, ctx: &PlanContext, scope: &Scope<'
     match field {
         "container" => container.map(|c| json!(c)),
         "restarted_at" => Some(json!(ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
-        "pod" => ctx.pod_name.clone().map(Value::String),
+        // A bare Pod workload is the pod itself.
+        "pod" => match scope.w {
+            Some(w) if w.kind == WorkloadKind::Pod => Some(json!(w.name)),
+            _ => ctx.pod_name.clone().map(Value::String),
+        },
         "node" => scope.facts().and_then(|f| f.node_name.clone()).map(Value::String),
         _ => None,
     }
