@@ -384,3 +384,109 @@ fn unsupported_workload_kinds_are_refused_clearly() {
     let e = Workload::load(Path::new("/nonexistent/deploy.yaml")).unwrap_err();
     assert!(e.to_string().starts_with("cannot read /nonexistent/deploy.yaml"), "{e}");
 }
+
+fn problems(file: &str) -> Vec<String> {
+    let path = root().join("tests/fixtures/playbooks-broken").join(file);
+    match playbook::check(&[&path]) {
+        Ok(_) => panic!("{file} compiled"),
+        Err(p) => {
+            p.0.iter().map(|p| p.to_string().replace(&format!("{}/", path.parent().unwrap().display()), "")).collect()
+        }
+    }
+}
+
+#[test]
+fn step_cycles_print_their_path_and_unknown_and_unreachable_steps_are_named() {
+    assert_eq!(
+        problems("cycle.yaml"),
+        [
+            r#"cycle.yaml:21:16: playbook `cyclic`: step `e`: needs unknown step `wiat` (hint: did you mean `wait`?)"#,
+            r#"cycle.yaml:23:13: playbook `cyclic`: step cycle: wait -> wait (hint: `a -> b` reads: step a needs step b)"#,
+            r#"cycle.yaml:8:13: playbook `cyclic`: step cycle: a -> c -> b -> a (hint: `a -> b` reads: step a needs step b)"#,
+            r#"cycle.yaml:17:13: playbook `cyclic`: step `d` is unreachable: it needs `b`, which can never run"#,
+        ]
+    );
+}
+
+#[test]
+fn unknown_action_types_and_fields_get_hints() {
+    assert_eq!(
+        problems("actions.yaml"),
+        [
+            r#"actions.yaml:8:25: playbook `bad-actions`: step `one`: unknown action type `set-args` (hint: did you mean `set-arg`?)"#,
+            r#"actions.yaml:10:25: playbook `bad-actions`: step `two`: unknown action type `rolback` (hint: did you mean `rollback`?)"#,
+            r#"actions.yaml:12:41: playbook `bad-actions`: step `three`: `set-arg` has no field `flags` (hint: did you mean `flag`?)"#,
+            r#"actions.yaml:12:17: playbook `bad-actions`: step `three`: `set-arg` needs `flag`"#,
+            r#"actions.yaml:14:89: playbook `bad-actions`: step `four`: `operator` must be one of In, NotIn, Exists, DoesNotExist, Gt, Lt, got `Gte`; did you mean `Gt`?"#,
+            r#"actions.yaml:16:17: playbook `bad-actions`: step `five`: operator `Gt` takes exactly one value"#,
+            r#"actions.yaml:18:45: playbook `bad-actions`: step `six`: `template` of `rollback` is filled in by the renderer; remove it"#,
+            r#"actions.yaml:20:17: playbook `bad-actions`: step `seven`: the action has no `type`"#,
+        ]
+    );
+}
+
+#[test]
+fn parameter_type_bound_and_reference_errors_are_all_reported() {
+    assert_eq!(
+        problems("params.yaml"),
+        [
+            r#"params.yaml:13:33: playbook `bad-params`: parameter `cap`: unknown policy field `max_gpu_memory_utilisation`; did you mean `max_gpu_memory_utilization`?"#,
+            r#"params.yaml:7:22: playbook `bad-params`: parameter `count`: unknown type `integer` (hint: did you mean `int`?)"#,
+            r#"params.yaml:17:36: playbook `bad-params`: parameter `flag`: compute: `add` needs numbers, but `policy.prefer_keep_context` is a bool"#,
+            r#"params.yaml:12:30: playbook `bad-params`: parameter `kv`: unknown reference namespace `captur` in `captur.kv_tokens`; did you mean `capture`?"#,
+            r#"params.yaml:18:15: playbook `bad-params`: parameter `lonely`: needs `from`, `compute` or `default`"#,
+            r#"params.yaml:9:42: playbook `bad-params`: parameter `memory`: default gives a plain number where a quantity is declared (write a quantity like 100Mi, or use a memory reference)"#,
+            r#"params.yaml:8:36: playbook `bad-params`: parameter `ratio`: compute gives a float where an int is declared (use floor or ceil)"#,
+            r#"params.yaml:10:13: playbook `bad-params`: parameter `util`: default 0.99 is above max 0.95"#,
+            r#"params.yaml:11:15: playbook `bad-params`: parameter `window`: min 10 is greater than max 5"#,
+            r#"params.yaml:11:15: playbook `bad-params`: parameter `window`: default 1 is below min 10"#,
+            r#"params.yaml:14:13: playbook `bad-params`: parameter cycle: ping -> pong -> ping"#,
+            r#"params.yaml:21:63: playbook `bad-params`: step `probe`: `failure_threshold` needs an int, but parameter `size` is a quantity"#,
+            r#"params.yaml:23:64: playbook `bad-params`: step `arg`: `value` uses unknown parameter `max_len`"#,
+        ]
+    );
+}
+
+#[test]
+fn mutations_need_a_revert_path_approval_and_verification() {
+    assert_eq!(
+        problems("safety.yaml"),
+        [
+            r#"safety.yaml:8:13: playbook `unsafe`: step `delete`: `delete-pod` changes the cluster and has no revert path (hint: say why that is safe with `irreversible: <reason>`)"#,
+            r#"safety.yaml:8:13: playbook `unsafe`: step `delete`: `delete-pod` changes the cluster, so the playbook needs `approval: required`"#,
+            r#"safety.yaml:10:13: playbook `unsafe`: step `cordon`: risk high is above the playbook's risk medium (hint: raise the playbook's `risk` so approvers see it)"#,
+            r#"safety.yaml:13:21: playbook `unsafe`: step `cordon`: a failed change must `stop` or `revert`, not `continue`"#,
+            r#"safety.yaml:10:13: playbook `unsafe`: step `cordon`: `cordon-node` changes the cluster, so the playbook needs `approval: required`"#,
+            r#"safety.yaml:2:9: playbook `unsafe` changes the cluster but has no `verify` (hint: add `verify: {ready_within_seconds: N, no_restart_for_seconds: M}`)"#,
+        ]
+    );
+}
+
+#[test]
+fn classes_servers_risks_conditions_and_duplicate_ids_are_checked() {
+    assert_eq!(
+        problems("match.yaml"),
+        [
+            r#"match.yaml:2:9: playbook id `Bad_Id` must be lowercase kebab-case"#,
+            r#"match.yaml:5:14: playbook `Bad_Id`: unknown failure class `kv-cache-om`; did you mean `kv-cache-oom`?"#,
+            r#"match.yaml:6:16: playbook `Bad_Id`: unknown server `vlm` (hint: did you mean `vllm`?)"#,
+            r#"match.yaml:12:11: playbook `Bad_Id`: unknown risk `mediun` (hint: did you mean `medium`?)"#,
+            r#"match.yaml:8:11: playbook `Bad_Id`: condition: `has` takes no comparison"#,
+            r#"match.yaml:10:11: playbook `Bad_Id`: condition: cannot compare `policy.prefer_keep_context` (bool) with 1 (int)"#,
+            r#"match.yaml:10:11: playbook `Bad_Id`: condition: `policy.prefer_keep_context` is a bool: compare it with eq or ne"#,
+            r#"match.yaml:17:21: playbook `Bad_Id`: step `notify`: unknown on_failure `retry` (hint: one of: stop, revert, continue)"#,
+            r#"match.yaml:26:13: playbook `dup`: duplicate step id `x` (hint: first defined at line 24)"#,
+            r#"match.yaml:28:9: duplicate playbook id `dup` (hint: first defined at match.yaml:18)"#,
+        ]
+    );
+}
+
+#[test]
+fn misspelt_keys_are_refused_with_their_location() {
+    assert_eq!(
+        problems("shape.yaml"),
+        [
+            r#"shape.yaml:5:5: unknown field `prority`, expected one of id, title, description, match, priority, risk, approval, params, steps, verify, limits"#,
+        ]
+    );
+}

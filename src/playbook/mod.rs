@@ -312,11 +312,16 @@ fn choice<T: Copy>(
     file: &Path,
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
+    // `what` may carry a prefix naming the playbook and step: "playbook `x`: risk".
+    let (prefix, what) = match what.rsplit_once(": ") {
+        Some((p, w)) => (format!("{p}: "), w),
+        None => (String::new(), what),
+    };
     if let Some((_, v)) = options.iter().find(|(n, _)| *n == given.value) {
         return Some(*v);
     }
     let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-    let mut p = Problem::at(file, &given.referenced, format!("unknown {what} `{}`", given.value));
+    let mut p = Problem::at(file, &given.referenced, format!("{prefix}unknown {what} `{}`", given.value));
     p = match crate::util::closest(&given.value, names.iter().copied()) {
         Some(c) => p.hint(format!("did you mean `{c}`?")),
         None => p.hint(format!("one of: {}", names.join(", "))),
@@ -375,10 +380,13 @@ fn compile_playbook(file: &Path, spec: &PlaybookSpec, problems: &mut Vec<Problem
             }
         }
     }
-    let risk = choice(&spec.risk, RISKS, "risk", file, problems);
+    let risk = choice(&spec.risk, RISKS, &format!("playbook `{id}`: risk"), file, problems);
     let approval = match &spec.approval {
         None => Some(Approval::Required),
-        Some(a) => choice(a, &[("required", Approval::Required), ("none", Approval::None)], "approval", file, problems),
+        Some(a) => {
+            let options = [("required", Approval::Required), ("none", Approval::None)];
+            choice(a, &options, &format!("playbook `{id}`: approval"), file, problems)
+        }
     };
 
     // Parameters.
@@ -940,12 +948,12 @@ fn compile_steps(
         }
         let mutating = kind.is_mutating();
         let on_failure = match &s.on_failure {
-            Some(o) => choice(o, ON_FAILURE, "on_failure", file, problems),
+            Some(o) => choice(o, ON_FAILURE, &format!("playbook `{pb}`: step `{sid}`: on_failure"), file, problems),
             None if mutating && kind.is_revertible() => Some(OnFailure::Revert),
             None => Some(OnFailure::Stop),
         };
         let risk = match &s.risk {
-            Some(r) => choice(r, RISKS, "risk", file, problems),
+            Some(r) => choice(r, RISKS, &format!("playbook `{pb}`: step `{sid}`: risk"), file, problems),
             None => Some(kind.default_risk()),
         };
         if let (Some(r), Some(pr)) = (risk, pb_risk)
