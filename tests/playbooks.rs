@@ -353,7 +353,8 @@ fn every_shipped_playbook_has_a_golden_test() {
 
 #[test]
 fn applying_every_rendered_patch_then_every_revert_restores_the_workload() {
-    let cases: &[(&str, FailureClass, &[(&str, &str)])] = &[
+    type Case = (&'static str, FailureClass, &'static [(&'static str, &'static str)]);
+    let cases: &[Case] = &[
         ("vllm-deployment.yaml", FailureClass::KvCacheOom, &[("kv_tokens", "20150")]),
         ("vllm-shell-deployment.yaml", FailureClass::NcclFailure, &[]),
         ("tgi-deployment.yaml", FailureClass::KvCacheOom, &[("prefill_tokens", "16384")]),

@@ -255,7 +255,7 @@ fn revisions(w: &Workload, others: &[Value]) -> Vec<Revision> {
             out.push(Revision { number, source: format!("{kind}/{name}"), template });
         }
     }
-    out.sort_by(|a, b| b.number.cmp(&a.number));
+    out.sort_by_key(|r| std::cmp::Reverse(r.number));
     out
 }
 

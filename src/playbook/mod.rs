@@ -411,15 +411,13 @@ fn compile_playbook(file: &Path, spec: &PlaybookSpec, problems: &mut Vec<Problem
     // Conditions.
     let mut when = Vec::new();
     for c in &spec.matches.when {
-        if let Some(cond) = compile_condition(&c.value, &known, &param_types)
-            .map_err(|msgs| {
+        match compile_condition(&c.value, &known, &param_types) {
+            Ok(cond) => when.push(cond),
+            Err(msgs) => {
                 for m in msgs {
                     problems.push(at(&c.referenced, format!("playbook `{id}`: condition: {m}")));
                 }
-            })
-            .ok()
-        {
-            when.push(cond);
+            }
         }
     }
 

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::expr::{self, Lookup, ParamType, Source, Val};
-use super::{Approval, Cmp, Condition, Limits, OnFailure, Playbook, PlaybookSet, Verification, template_refs};
+use super::{Approval, Cmp, Condition, Limits, OnFailure, Playbook, PlaybookSet, Verification};
 use crate::actions::{
     self, Action, ActionKind, Check, FieldType, PatchOp, Presence, Risk, Workload, WorkloadKind, args, quantity,
 };
@@ -961,7 +961,3 @@ fn substitute(
         },
     })
 }
-
-// Make the unused-import lint happy for items only used in docs.
-#[allow(unused_imports)]
-use template_refs as _;
