@@ -136,6 +136,21 @@ impl Default for PlanContext {
     }
 }
 
+impl PlanContext {
+    /// A context from an evidence bundle: the crashed container's facts and
+    /// its node's labels, with the default policy. Set `pod_name`,
+    /// `candidate_nodes`, `node_allocatable`, `attempts` and `policy` from
+    /// the cluster and the configuration where they are known.
+    pub fn from_evidence(ev: &crate::evidence::Evidence, now: DateTime<Utc>) -> Self {
+        PlanContext {
+            container: ev.container.clone(),
+            node_labels: ev.node_labels.clone(),
+            now,
+            ..PlanContext::default()
+        }
+    }
+}
+
 /// A computed parameter value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
@@ -258,6 +273,36 @@ pub struct Plan {
     /// Playbooks passed over, best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub considered: Vec<Skipped>,
+}
+
+impl Plan {
+    /// The plan for people: title, parameters, steps with their diffs.
+    pub fn to_text(&self) -> String {
+        let mut out = format!("plan {}: {} (risk {}", self.playbook, self.title, self.risk.as_str());
+        out.push_str(if self.approval == Approval::Required { ", needs approval)\n" } else { ")\n" });
+        if !self.parameters.is_empty() {
+            let ps: Vec<String> = self.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push_str(&format!("  parameters: {}\n", ps.join(", ")));
+        }
+        for n in &self.notes {
+            out.push_str(&format!("  note: {n}\n"));
+        }
+        for (i, s) in self.steps.iter().enumerate() {
+            out.push_str(&format!("  {}. [{}] {}\n", i + 1, s.id, s.description));
+            if let Some(d) = &s.diff {
+                for l in d.lines() {
+                    out.push_str(&format!("       {l}\n"));
+                }
+            }
+        }
+        if let Some(v) = &self.verification {
+            out.push_str(&format!(
+                "  verify: ready within {} s, then no restart for {} s\n",
+                v.ready_within_seconds, v.no_restart_for_seconds
+            ));
+        }
+        out
+    }
 }
 
 /// Which serving engine a container runs, from its image and command line.

@@ -148,3 +148,15 @@ fn compile_reports_problems_from_every_file() {
     assert!(err.0[0].to_string().starts_with("a.yaml:4:20: playbook `a`: unknown failure class `unknwn`"), "{err}");
     assert!(err.0[1].to_string().starts_with("b.yaml:"), "{err}");
 }
+
+#[test]
+fn plans_read_as_text() {
+    let w = Workload::from_str(DEPLOY).unwrap();
+    let ev = crate::evidence::Evidence::default();
+    let c = PlanContext::from_evidence(&ev, "2026-03-01T00:00:00Z".parse().unwrap());
+    let p = shipped().plan(&diag(FailureClass::KvCacheOom, &[("kv_tokens", "20150")]), Some(&w), &c).unwrap();
+    let t = p.to_text();
+    assert!(t.starts_with("plan kv-cache-vllm-fit-context: "), "{t}");
+    assert!(t.contains("  1. [set-max-model-len] set `--max-model-len 20128` on container vllm"), "{t}");
+    assert!(t.contains("+        - '20128'") || t.contains("+        - \"20128\""), "{t}");
+}
