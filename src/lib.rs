@@ -1,6 +1,7 @@
 //! podmedic: diagnoses crash-looping LLM serving pods and proposes targeted,
 //! human-approved fixes. See DESIGN.md for the flow; each module's docs say
 //! what it owns.
+pub mod actions;
 pub mod approval;
 pub mod class;
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod embedded;
 pub mod evidence;
 pub mod logtext;
 pub mod metrics;
+pub mod playbook;
 pub mod problem;
 pub mod server;
 pub mod signatures;
