@@ -84,6 +84,9 @@ pub struct TriageArgs {
     /// Load signatures from this directory instead of the built-in library.
     #[arg(long, value_name = "DIR", env = "PODMEDIC_PATTERNS")]
     pub patterns: Option<PathBuf>,
+    /// Load playbooks from this directory instead of the built-in ones.
+    #[arg(long, value_name = "DIR", env = "PODMEDIC_PLAYBOOKS")]
+    pub playbooks: Option<PathBuf>,
 }
 
 /// Arguments of `podmedic check`.
@@ -115,6 +118,14 @@ fn load_signatures(dir: Option<&PathBuf>) -> anyhow::Result<SignatureSet> {
     set.map_err(|problems| anyhow::anyhow!("the signature library is invalid:\n{problems}"))
 }
 
+fn load_playbooks(dir: Option<&PathBuf>) -> anyhow::Result<crate::playbook::PlaybookSet> {
+    let set = match dir {
+        Some(d) => crate::playbook::PlaybookSet::load(&[d]),
+        None => crate::playbook::PlaybookSet::embedded(),
+    };
+    set.map_err(|problems| anyhow::anyhow!("the playbooks are invalid:\n{problems}"))
+}
+
 fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
     if args.engine != Engine::Signatures {
         anyhow::bail!(
@@ -122,16 +133,18 @@ fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
             if args.engine == Engine::Model { "model" } else { "fused" }
         );
     }
-    if args.workload.is_some() {
-        anyhow::bail!("--workload needs the playbooks, which this build does not have yet");
-    }
     let signatures = load_signatures(args.patterns.as_ref())?;
     let log = triage::read_log(&args.log, args.tail as usize)?;
     let pod = args.pod.as_deref().map(triage::read_pod).transpose()?;
     let events = args.events.as_deref().map(triage::read_events).transpose()?.unwrap_or_default();
     let ev = triage::evidence(log, pod.as_ref(), &events);
     let diagnosis = diagnose(&ev, &signatures, None, &FusionConfig::default());
-    let report = triage::Report::new(diagnosis, &ev, None);
+    let playbooks = load_playbooks(args.playbooks.as_ref())?;
+    let workload = args.workload.as_deref().map(crate::actions::workload::Workload::load).transpose()?;
+    let mut ctx = crate::playbook::PlanContext::from_evidence(&ev, chrono::Utc::now());
+    ctx.pod_name = pod.as_ref().and_then(|p| p.metadata.name.clone());
+    let plan = playbooks.plan(&diagnosis, workload.as_ref(), &ctx);
+    let report = triage::Report::new(diagnosis, &ev, plan);
     match args.output {
         Output::Json => println!("{}", serde_json::to_string(&report).context("serialising the report")?),
         Output::Text => print!("{}", report.to_text(std::io::stdout().is_terminal())),
@@ -146,27 +159,46 @@ fn run_check(args: &CheckArgs) -> ExitCode {
         args.paths.clone()
     };
     let mut problems = Vec::new();
-    let mut signature_files = Vec::new();
+    let (mut signature_files, mut playbook_files) = (Vec::new(), Vec::new());
     for path in &paths {
         match yaml_files(path) {
-            Ok(files) => signature_files.extend(files),
+            Ok(files) => {
+                for f in files {
+                    // A playbook file says so at its top level; anything else is a signature file.
+                    let text = std::fs::read_to_string(&f).unwrap_or_default();
+                    if text.lines().any(|l| l.starts_with("playbooks:")) {
+                        playbook_files.push(f);
+                    } else {
+                        signature_files.push(f);
+                    }
+                }
+            }
             Err(e) => problems.push(Problem::whole_file(path, format!("cannot read: {e}"))),
         }
     }
-    let mut signatures = 0;
-    if signature_files.is_empty() && problems.is_empty() {
-        problems.push(Problem::whole_file(
-            Path::new(paths.first().map_or(Path::new("."), |p| p.as_path())),
-            "no .yaml files found",
-        ));
-    } else {
+    if signature_files.is_empty() && playbook_files.is_empty() && problems.is_empty() {
+        let first = paths.first().map_or(Path::new("."), |p| p.as_path());
+        problems.push(Problem::whole_file(first, "no .yaml files found"));
+    }
+    let (mut signatures, mut playbooks) = (0, 0);
+    if !signature_files.is_empty() {
         match SignatureSet::load(&signature_files) {
             Ok(set) => signatures = set.len(),
             Err(Problems(ps)) => problems.extend(ps),
         }
     }
+    if !playbook_files.is_empty() {
+        match crate::playbook::check(&playbook_files) {
+            Ok(set) => playbooks = set.playbooks().len(),
+            Err(Problems(ps)) => problems.extend(ps),
+        }
+    }
     if problems.is_empty() {
-        println!("ok: {signatures} signatures in {} files", signature_files.len());
+        println!(
+            "ok: {signatures} signatures in {} files, {playbooks} playbooks in {} files",
+            signature_files.len(),
+            playbook_files.len()
+        );
         ExitCode::SUCCESS
     } else {
         for p in &problems {
@@ -198,10 +230,10 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
         let mut registry = prometheus_client::registry::Registry::default();
         let metrics = crate::metrics::Metrics::new(&mut registry);
         let state = crate::server::State::new(registry);
-        let planner: std::sync::Arc<crate::controller::Planner> = std::sync::Arc::new(|_, _| None);
+        let playbooks = load_playbooks(config.playbooks.as_ref())?;
         let listen = config.listen;
         let ctx =
-            std::sync::Arc::new(crate::controller::Context::new(client, config, signatures, None, planner, metrics));
+            std::sync::Arc::new(crate::controller::Context::new(client, config, signatures, None, playbooks, metrics));
         let app = crate::server::router(state.clone(), axum::Router::new());
         let server = tokio::spawn(crate::server::serve(listen, app));
         let ready = state.clone();

@@ -114,7 +114,7 @@ pub struct Report {
     #[serde(flatten)]
     pub diagnosis: Diagnosis,
     /// The rendered playbook plan, or null.
-    pub plan: Option<serde_json::Value>,
+    pub plan: Option<crate::playbook::Plan>,
     /// Facts about the crashed container, when a pod was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerFacts>,
@@ -124,7 +124,7 @@ pub struct Report {
 
 impl Report {
     /// A report for a diagnosis of `ev`.
-    pub fn new(diagnosis: Diagnosis, ev: &Evidence, plan: Option<serde_json::Value>) -> Self {
+    pub fn new(diagnosis: Diagnosis, ev: &Evidence, plan: Option<crate::playbook::Plan>) -> Self {
         Report {
             diagnosis,
             plan,
@@ -173,7 +173,7 @@ impl Report {
         }
         if let Some(plan) = &self.plan {
             let _ = writeln!(out, "\n{}", paint("1", "Proposed plan"));
-            let _ = writeln!(out, "{}", crate::util::indent(&plan_text(plan), "  "));
+            let _ = writeln!(out, "{}", crate::util::indent(&plan.to_text(), "  "));
         }
         out
     }
@@ -186,12 +186,4 @@ fn source_str(s: Source) -> &'static str {
         Source::Both => "both",
         Source::None => "none",
     }
-}
-
-/// A plan as text: its `text` field when it has one, else pretty JSON.
-fn plan_text(plan: &serde_json::Value) -> String {
-    plan.get("text")
-        .and_then(|t| t.as_str())
-        .map(str::to_owned)
-        .unwrap_or_else(|| serde_json::to_string_pretty(plan).unwrap_or_default())
 }

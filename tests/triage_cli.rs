@@ -50,7 +50,15 @@ fn fixture_logs_get_their_class() {
         let mut files: Vec<_> = std::fs::read_dir(class_dir.path()).unwrap().flatten().map(|e| e.path()).collect();
         files.sort();
         for f in files.into_iter().filter(|f| f.extension().is_some_and(|e| e == "log")) {
-            let mut args = vec!["triage".to_owned(), "--engine".into(), "signatures".into(), "--output".into(), "json".into(), "--log".into(), f.display().to_string()];
+            let mut args = vec![
+                "triage".to_owned(),
+                "--engine".into(),
+                "signatures".into(),
+                "--output".into(),
+                "json".into(),
+                "--log".into(),
+                f.display().to_string(),
+            ];
             // A log may come with the pod and events it crashed with.
             for (flag, ext) in [("--pod", "pod.json"), ("--events", "events.json")] {
                 let side = f.with_extension(ext);
@@ -82,6 +90,10 @@ fn json_output_matches_the_golden_file() {
         "json",
         "--patterns",
         golden.join("patterns").to_str().unwrap(),
+        "--playbooks",
+        golden.join("playbooks").to_str().unwrap(),
+        "--workload",
+        fixtures("workloads/vllm-deployment.yaml").to_str().unwrap(),
         "--log",
         golden.join("vllm-kv.log").to_str().unwrap(),
     ]);
@@ -96,6 +108,11 @@ fn json_output_matches_the_golden_file() {
     for key in ["class", "subclass", "confidence", "source", "evidence", "summary", "plan"] {
         assert!(got.get(key).is_some(), "missing key {key}");
     }
+    // The plan carries the concrete value computed from the log.
+    let plan = &got["plan"];
+    assert_eq!(plan["playbook"], "kv-cache-vllm-fit-context");
+    let patch = serde_json::to_string(&plan["steps"][0]["patch"]).unwrap();
+    assert!(patch.contains("\"20144\""), "{patch}");
 }
 
 #[test]
@@ -125,7 +142,17 @@ fn reads_stdin_and_survives_hostile_bytes() {
     log.extend_from_slice(b"\nValueError: The model's max seq len (8192) is larger than the maximum number of tokens that can be stored in KV cache (4096).\n");
     let golden = fixtures("golden");
     let out = podmedic_stdin(
-        &["triage", "--engine", "signatures", "--output", "json", "--patterns", golden.join("patterns").to_str().unwrap(), "--log", "-"],
+        &[
+            "triage",
+            "--engine",
+            "signatures",
+            "--output",
+            "json",
+            "--patterns",
+            golden.join("patterns").to_str().unwrap(),
+            "--log",
+            "-",
+        ],
         &log,
     );
     let v = json(&out);
@@ -141,7 +168,9 @@ fn empty_log_is_unknown() {
     let v = json(&out);
     assert_eq!(v["class"], "unknown");
     assert_eq!(v["source"], "none");
-    assert_eq!(v["plan"], serde_json::Value::Null);
+    // Even an unknown crash gets the notify-only plan, never a mutation.
+    assert_eq!(v["plan"]["playbook"], "unknown-notify");
+    assert!(v["plan"]["steps"].as_array().unwrap().iter().all(|s| s["mutating"] == false));
 }
 
 #[test]
@@ -199,8 +228,12 @@ fn check_accepts_the_shipped_library_and_rejects_broken_files() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(env!("CARGO_BIN_EXE_podmedic")).arg("check").current_dir(root).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let n: usize = String::from_utf8_lossy(&out.stdout).split_whitespace().nth(1).unwrap().parse().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let words: Vec<&str> = stdout.split_whitespace().collect();
+    let n: usize = words[1].parse().unwrap();
     assert!(n >= 80, "the shipped library has {n} signatures, expected at least 80");
+    let playbooks: usize = words[6].parse().unwrap();
+    assert!(playbooks >= 11, "{stdout}");
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
@@ -213,6 +246,18 @@ fn check_accepts_the_shipped_library_and_rejects_broken_files() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     let file = bad.display().to_string();
-    assert!(err.contains(&format!("{file}:3:12: signature `bad-one`: unknown failure class `gpu-om`; did you mean `gpu-oom`?")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}:3:12: signature `bad-one`: unknown failure class `gpu-om`; did you mean `gpu-oom`?"
+        )),
+        "{err}"
+    );
     assert!(err.contains(&format!("{file}:8:12: signature `bad-one`: regex does not compile")), "{err}");
+
+    // Playbooks go through the same command.
+    let cyclic = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/playbooks-broken/cycle.yaml");
+    let out = podmedic(&["check", cyclic.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cycle.yaml:8:13: playbook `cyclic`: step cycle: a -> c -> b -> a"), "{err}");
 }

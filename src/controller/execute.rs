@@ -149,7 +149,8 @@ fn api_err(what: &'static str) -> impl FnOnce(kube::Error) -> ExecError {
     move |source| ExecError::Api { what, source }
 }
 
-/// What a plan step does, as the executor reads it from `spec.plan`.
+/// What a plan step does, as the executor reads it from `spec.plan` (the
+/// serialised `playbook::Plan`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecStep {
     /// Step id.
@@ -162,23 +163,37 @@ pub struct ExecStep {
     pub action: String,
     /// The action as rendered (its fields: node, pod, ...).
     pub action_spec: Value,
-    /// Forward JSON Patch on the workload, if the step patches it.
+    /// The object it changes: `Deployment/ns/name`, `Node/n`, `Pod/ns/p`.
+    pub object: Option<String>,
+    /// Forward JSON Patch on that object, if the step patches it.
     pub patch: Option<Value>,
     /// Inverse JSON Patch.
     pub revert: Option<Value>,
 }
 
+impl ExecStep {
+    /// Whether the step patches the target workload.
+    fn patches_workload(&self) -> bool {
+        self.patch.is_some()
+            && self.object.as_deref().is_some_and(|o| o.starts_with("Deployment/") || o.starts_with("StatefulSet/"))
+    }
+
+    /// Whether a revert exists for this step once applied.
+    fn revertible(&self) -> bool {
+        (self.patches_workload() && self.revert.is_some()) || self.action == "cordon-node"
+    }
+}
+
 /// Reads the executable steps of a rendered plan (pure).
 pub fn steps_of(plan: Option<&Value>) -> Vec<ExecStep> {
     let Some(steps) = plan.and_then(|p| p.get("steps")).and_then(Value::as_array) else { return Vec::new() };
+    let nonempty = |v: Option<&Value>| v.filter(|p| p.as_array().is_some_and(|a| !a.is_empty())).cloned();
     steps
         .iter()
         .filter_map(|s| {
             let id = s.get("id")?.as_str()?.to_owned();
             let action_spec = s.get("action").cloned().unwrap_or(Value::Null);
             let action = action_spec.get("type").and_then(Value::as_str).unwrap_or("notify").to_owned();
-            let rendered = s.get("rendered");
-            let nonempty = |v: Option<&Value>| v.filter(|p| p.as_array().is_some_and(|a| !a.is_empty())).cloned();
             Some(ExecStep {
                 id,
                 needs: s
@@ -189,20 +204,21 @@ pub fn steps_of(plan: Option<&Value>) -> Vec<ExecStep> {
                 on_failure: s.get("on_failure").and_then(Value::as_str).unwrap_or("revert").to_owned(),
                 action,
                 action_spec,
-                patch: nonempty(rendered.and_then(|r| r.get("patch"))),
-                revert: nonempty(rendered.and_then(|r| r.get("revert"))),
+                object: s.get("object").and_then(Value::as_str).map(str::to_owned),
+                patch: nonempty(s.get("patch")),
+                revert: nonempty(s.get("revert")),
             })
         })
         .collect()
 }
 
-/// Verification settings of a plan, with defaults.
+/// Verification settings of a plan (ready within, then stable for), with defaults.
 fn verification_of(plan: Option<&Value>) -> (Duration, Duration) {
-    let v = plan.and_then(|p| p.get("verify"));
+    let v = plan.and_then(|p| p.get("verification"));
     let secs = |k: &str| v.and_then(|v| v.get(k)).and_then(Value::as_u64).map(Duration::from_secs);
     (
         secs("ready_within_seconds").unwrap_or(DEFAULT_VERIFY_TIMEOUT),
-        secs("stable_for_seconds").unwrap_or(DEFAULT_VERIFY_WINDOW),
+        secs("no_restart_for_seconds").unwrap_or(DEFAULT_VERIFY_WINDOW),
     )
 }
 
@@ -553,7 +569,7 @@ async fn revert_next(
 ) -> Result<Action, ExecError> {
     let candidate = steps
         .iter()
-        .rposition(|s| s.state == StepState::Applied && plan.iter().any(|p| p.id == s.id && p.revert.is_some()));
+        .rposition(|s| s.state == StepState::Applied && plan.iter().any(|p| p.id == s.id && p.revertible()));
     let Some(i) = candidate else {
         ctx.limits.record_failure();
         ctx.limits.finish(key);
@@ -568,7 +584,12 @@ async fn revert_next(
     };
     let exec = plan.iter().find(|p| p.id == steps[i].id).expect("candidate is in the plan");
     let label = action_label(&exec.action);
-    match patch_workload(ctx, rxp, exec.revert.as_ref().expect("candidate has a revert")).await {
+    let undone = if exec.action == "cordon-node" {
+        uncordon(ctx, rxp, exec).await
+    } else {
+        patch_workload(ctx, rxp, exec.revert.as_ref().expect("revertible workload steps have a revert")).await
+    };
+    match undone {
         Ok(m) => {
             ctx.metrics.actions.get_or_create(&ActionLabels { action: label, result: "reverted" }).inc();
             steps[i].state = StepState::Reverted;
@@ -761,16 +782,28 @@ fn action_label(action: &str) -> &'static str {
     KNOWN.iter().copied().find(|k| *k == action).unwrap_or("other")
 }
 
+fn step_node(rxp: &RecoveryProposal, step: &ExecStep) -> Option<String> {
+    step.action_spec.get("node").and_then(Value::as_str).map(str::to_owned).or_else(|| rxp.spec.node.clone())
+}
+
+async fn uncordon(ctx: &Context, rxp: &RecoveryProposal, step: &ExecStep) -> Result<String, String> {
+    let node = step_node(rxp, step).ok_or("no node to uncordon")?;
+    let p = serde_json::json!({ "spec": { "unschedulable": null } });
+    Api::<Node>::all(ctx.client.clone())
+        .patch(&node, &PatchParams::default(), &Patch::Merge(&p))
+        .await
+        .map_err(|e| format!("uncordoning {node}: {e}"))?;
+    Ok(format!("uncordoned node {node}"))
+}
+
 /// Applies one step; `Ok(message)` when its change is in the cluster.
 async fn apply_step(ctx: &Context, rxp: &RecoveryProposal, step: &ExecStep) -> Result<String, String> {
-    if let Some(patch) = &step.patch {
-        return patch_workload(ctx, rxp, patch).await;
-    }
     let ns = rxp.namespace().unwrap_or_default();
     let field = |k: &str| step.action_spec.get(k).and_then(Value::as_str).map(str::to_owned);
     match step.action.as_str() {
+        _ if step.patches_workload() => patch_workload(ctx, rxp, step.patch.as_ref().expect("checked")).await,
         "cordon-node" => {
-            let node = field("node").or_else(|| rxp.spec.node.clone()).ok_or("no node to cordon")?;
+            let node = step_node(rxp, step).ok_or("no node to cordon")?;
             let nodes: Api<Node> = Api::all(ctx.client.clone());
             let n = nodes.get(&node).await.map_err(|e| format!("reading node {node}: {e}"))?;
             if n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
@@ -879,18 +912,25 @@ mod tests {
 
     #[test]
     fn reads_steps_from_a_rendered_plan() {
-        let plan = serde_json::json!({"steps": [
-            {"id": "lower", "needs": [], "on_failure": "revert", "action": {"type": "set-arg", "container": "vllm"},
-             "rendered": {"patch": [{"op": "replace", "path": "/a", "value": 1}], "revert": [{"op": "replace", "path": "/a", "value": 2}], "diff": ""}},
-            {"id": "tell", "needs": ["lower"], "action": {"type": "notify"}, "rendered": {"patch": [], "revert": [], "diff": ""}}
-        ], "verify": {"ready_within_seconds": 30, "stable_for_seconds": 5}});
+        use crate::playbook::{PlanContext, PlaybookSet};
+        let set = PlaybookSet::load(&["playbooks"]).unwrap();
+        let log = "ValueError: The model's max seq len (32768) is larger than the maximum number of tokens that can be stored in KV cache (20144).";
+        let ev = crate::evidence::Evidence { log: crate::logtext::LogTail::from_text(log, 10), ..Default::default() };
+        let sigs = crate::signatures::SignatureSet::load(&["patterns"]).unwrap();
+        let d = crate::diagnosis::diagnose(&ev, &sigs, None, &Default::default());
+        let w = crate::actions::Workload::load(std::path::Path::new("tests/fixtures/workloads/vllm-deployment.yaml"))
+            .unwrap();
+        let plan = set.plan(&d, Some(&w), &PlanContext::from_evidence(&ev, chrono::Utc::now())).unwrap();
+        let plan = serde_json::to_value(&plan).unwrap();
         let steps = steps_of(Some(&plan));
-        assert_eq!(steps.len(), 2);
+        assert!(!steps.is_empty());
         assert_eq!(steps[0].action, "set-arg");
-        assert!(steps[0].patch.is_some() && steps[0].revert.is_some());
-        assert_eq!(steps[1].needs, vec!["lower".to_owned()]);
-        assert_eq!(steps[1].patch, None);
-        assert_eq!(verification_of(Some(&plan)), (Duration::from_secs(30), Duration::from_secs(5)));
+        assert!(steps[0].patches_workload() && steps[0].revertible(), "{:?}", steps[0]);
+        assert!(
+            steps.iter().skip(1).all(|s| s.needs.contains(&steps[0].id) || !s.needs.is_empty() || s.patch.is_none())
+        );
+        let (ready, stable) = verification_of(Some(&plan));
+        assert!(ready > Duration::ZERO && stable > Duration::ZERO);
         assert!(steps_of(None).is_empty());
     }
 

@@ -65,6 +65,8 @@ pub struct Gathered {
     pub pod: Pod,
     /// Its owning workload.
     pub owner: Owner,
+    /// Allocatable resources of the pod's node.
+    pub node_allocatable: BTreeMap<String, String>,
 }
 
 fn api_err(what: &'static str) -> impl FnOnce(kube::Error) -> GatherError {
@@ -83,13 +85,16 @@ pub async fn gather(client: &Client, crash: &Crash, log_tail: i64) -> Result<Gat
     let log = read_log(&pods, &crash.pod, &crash.container, log_tail).await?;
     let container = ContainerFacts::from_pod(&pod, Some(&crash.container));
 
-    let node_labels = match pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
-        Some(node) => {
-            let nodes: Api<Node> = Api::all(client.clone());
-            nodes.get_opt(node).await.map_err(api_err("the node"))?.map(|n| n.labels().clone()).unwrap_or_default()
-        }
-        None => BTreeMap::new(),
+    let node = match pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+        Some(node) => Api::<Node>::all(client.clone()).get_opt(node).await.map_err(api_err("the node"))?,
+        None => None,
     };
+    let node_labels = node.as_ref().map(|n| n.labels().clone()).unwrap_or_default();
+    let node_allocatable = node
+        .as_ref()
+        .and_then(|n| n.status.as_ref()?.allocatable.as_ref())
+        .map(|a| a.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
+        .unwrap_or_default();
 
     let events: Api<Event> = Api::namespaced(client.clone(), &crash.namespace);
     let lp = ListParams::default().fields(&format!("involvedObject.name={}", crash.pod));
@@ -98,7 +103,60 @@ pub async fn gather(client: &Client, crash: &Crash, log_tail: i64) -> Result<Gat
     let events = evs.iter().rev().take(50).rev().map(EventFacts::from).collect();
 
     let owner = owner_of(client, &pod).await?;
-    Ok(Gathered { evidence: Evidence { log, container, events, node_labels, metrics: BTreeMap::new() }, pod, owner })
+    Ok(Gathered {
+        evidence: Evidence { log, container, events, node_labels, metrics: BTreeMap::new() },
+        pod,
+        owner,
+        node_allocatable,
+    })
+}
+
+/// The workload with its earlier revisions (ReplicaSets of a Deployment,
+/// ControllerRevisions of a StatefulSet), as playbooks read it for rollbacks.
+pub async fn workload_with_history(client: &Client, ns: &str, owner: &Owner) -> Result<serde_json::Value, GatherError> {
+    use k8s_openapi::api::apps::v1::ControllerRevision;
+    let selector = owner
+        .object
+        .pointer("/spec/selector/matchLabels")
+        .and_then(|m| m.as_object())
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
+        .unwrap_or_default();
+    let lp = ListParams::default().labels(&selector);
+    let mut items = vec![owner.object.clone()];
+    match owner.kind.as_str() {
+        "Deployment" => {
+            let rss =
+                Api::<ReplicaSet>::namespaced(client.clone(), ns).list(&lp).await.map_err(api_err("ReplicaSets"))?;
+            for mut rs in rss.items {
+                rs.managed_fields_mut().clear();
+                items.push(with_kind(serde_json::to_value(&rs).unwrap_or_default(), "apps/v1", "ReplicaSet"));
+            }
+        }
+        "StatefulSet" => {
+            let crs = Api::<ControllerRevision>::namespaced(client.clone(), ns)
+                .list(&lp)
+                .await
+                .map_err(api_err("ControllerRevisions"))?;
+            for mut cr in crs.items {
+                cr.managed_fields_mut().clear();
+                items.push(with_kind(serde_json::to_value(&cr).unwrap_or_default(), "apps/v1", "ControllerRevision"));
+            }
+        }
+        _ => {}
+    }
+    Ok(serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items }))
+}
+
+/// Nodes a pod could move to (with NVIDIA labels), for driver-pinning plans.
+pub async fn gpu_nodes(client: &Client) -> Result<Vec<crate::playbook::NodeInfo>, GatherError> {
+    let nodes =
+        Api::<Node>::all(client.clone()).list_metadata(&ListParams::default()).await.map_err(api_err("nodes"))?;
+    Ok(nodes
+        .items
+        .into_iter()
+        .filter(|n| n.labels().keys().any(|k| k.starts_with("nvidia.com/")))
+        .map(|n| crate::playbook::NodeInfo { name: n.name_any(), labels: n.labels().clone() })
+        .collect())
 }
 
 async fn read_log(pods: &Api<Pod>, pod: &str, container: &str, tail: i64) -> Result<LogTail, GatherError> {

@@ -36,16 +36,13 @@ use tracing::{info, instrument, warn};
 use crate::crd::RecoveryProposal;
 use crate::diagnosis::{Classifier, FusionConfig, diagnose};
 use crate::metrics::{DiagnosisLabels, KindLabel, Metrics};
+use crate::playbook::{PlaybookSet, Policy};
 use crate::signatures::SignatureSet;
 pub use config::ControllerConfig;
 use watch::{Crash, Seen};
 
 /// Crashes handled at the same time.
 const CRASH_CONCURRENCY: usize = 16;
-
-/// Turns a diagnosis and the owning workload into a rendered plan (JSON),
-/// or `None` when no playbook applies.
-pub type Planner = dyn Fn(&crate::diagnosis::Diagnosis, &gather::Gathered) -> Option<serde_json::Value> + Send + Sync;
 
 /// What every loop of the controller shares.
 pub struct Context {
@@ -57,8 +54,10 @@ pub struct Context {
     pub signatures: SignatureSet,
     /// The classifier, when enabled.
     pub classifier: Option<Arc<dyn Classifier>>,
-    /// Renders plans.
-    pub planner: Arc<Planner>,
+    /// The playbooks.
+    pub playbooks: PlaybookSet,
+    /// The operator's policy for rendering plans.
+    pub policy: Policy,
     /// Kubernetes Events.
     pub recorder: Recorder,
     /// Metrics.
@@ -76,7 +75,7 @@ impl Context {
         config: ControllerConfig,
         signatures: SignatureSet,
         classifier: Option<Arc<dyn Classifier>>,
-        planner: Arc<Planner>,
+        playbooks: PlaybookSet,
         metrics: Metrics,
     ) -> Self {
         let reporter = Reporter { controller: "podmedic".into(), instance: config.identity.clone() };
@@ -87,7 +86,8 @@ impl Context {
             config,
             signatures,
             classifier,
-            planner,
+            playbooks,
+            policy: Policy::default(),
             metrics,
             seen: Mutex::new(Seen::default()),
             limits,
@@ -213,7 +213,8 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
         .diagnoses
         .get_or_create(&DiagnosisLabels { class: diagnosis.class.as_str(), source: source_label(diagnosis.source) })
         .inc();
-    let plan = (ctx.planner)(&diagnosis, &gathered);
+    let plan = plan_for(ctx, &diagnosis, &gathered, &crash.namespace).await?;
+    let plan = plan.map(|p| serde_json::to_value(p).unwrap_or_default());
     let node = gathered.pod.spec.as_ref().and_then(|s| s.node_name.clone());
     let spec = propose::build_spec(&gathered.owner, crash, node, &diagnosis, plan, &ctx.config, Timestamp::now());
     let api: Api<RecoveryProposal> = Api::namespaced(ctx.client.clone(), &crash.namespace);
@@ -227,6 +228,52 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
         info!(proposal = %name, class = %diagnosis.class, latency_s = secs, "proposed");
     }
     Ok(outcome)
+}
+
+/// Renders the playbook for a diagnosis, fetching what that class's plan
+/// reads (revisions for rollbacks, GPU nodes for driver pinning, earlier
+/// attempts for limits).
+async fn plan_for(
+    ctx: &Context,
+    diagnosis: &crate::diagnosis::Diagnosis,
+    gathered: &gather::Gathered,
+    ns: &str,
+) -> Result<Option<crate::playbook::Plan>, CrashError> {
+    use crate::class::FailureClass;
+    let object = match diagnosis.class {
+        FailureClass::ConfigError | FailureClass::CudaDriverMismatch => {
+            gather::workload_with_history(&ctx.client, ns, &gathered.owner).await?
+        }
+        _ => gathered.owner.object.clone(),
+    };
+    let workload = crate::actions::Workload::from_value(object).ok();
+    let mut pc = crate::playbook::PlanContext::from_evidence(&gathered.evidence, chrono::Utc::now());
+    pc.pod_name = Some(gathered.pod.name_any());
+    pc.node_allocatable = gathered.node_allocatable.clone();
+    pc.policy = ctx.policy.clone();
+    if diagnosis.class == FailureClass::CudaDriverMismatch {
+        pc.candidate_nodes = gather::gpu_nodes(&ctx.client).await?;
+    }
+    // Earlier executions on this workload count against the playbook's limits.
+    let api: Api<RecoveryProposal> = Api::namespaced(ctx.client.clone(), ns);
+    let lp =
+        kube::api::ListParams::default().labels(&format!("{}={}", crate::crd::WORKLOAD_LABEL, gathered.owner.name));
+    if let Ok(list) = api.list(&lp).await {
+        for p in list.items {
+            let ran = p.status.as_ref().is_some_and(|s| {
+                use crate::crd::Phase::*;
+                matches!(s.phase, Executing | Verifying | Succeeded | Failed | RolledBack)
+            });
+            let at = p.status.as_ref().and_then(|s| s.decided_at.as_ref()).map(|t| t.0.as_second());
+            let playbook = p.spec.plan.as_ref().and_then(|v| v.get("playbook")).and_then(|v| v.as_str());
+            if let (true, Some(at), Some(playbook)) = (ran, at, playbook)
+                && let Some(at) = chrono::DateTime::from_timestamp(at, 0)
+            {
+                pc.attempts.push(crate::playbook::Attempt { playbook: playbook.to_owned(), at });
+            }
+        }
+    }
+    Ok(ctx.playbooks.plan(diagnosis, workload.as_ref(), &pc))
 }
 
 fn source_label(s: crate::diagnosis::Source) -> &'static str {

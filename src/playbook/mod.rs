@@ -213,6 +213,11 @@ pub fn check(paths: &[impl AsRef<Path>]) -> Result<PlaybookSet, Problems> {
 }
 
 impl PlaybookSet {
+    /// The playbooks compiled into the binary (`playbooks/` at build time).
+    pub fn embedded() -> Result<Self, Problems> {
+        Self::compile(crate::embedded::PLAYBOOKS.iter().map(|(f, t)| (Path::new(*f), *t)))
+    }
+
     /// Loads and compiles every `.yaml` file of `paths` (files or directories).
     pub fn load(paths: &[impl AsRef<Path>]) -> Result<Self, Problems> {
         let mut problems = Vec::new();
