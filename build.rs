@@ -6,9 +6,8 @@ use std::path::Path;
 
 fn embed(dir: &str, out: &mut String, name: &str) {
     println!("cargo:rerun-if-changed={dir}");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+    let mut files: Vec<_> =
+        std::fs::read_dir(dir).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     files.retain(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")));
     files.sort();
     writeln!(out, "/// `{dir}/*.yaml` as shipped: (path, text).").unwrap();

@@ -160,12 +160,8 @@ fn rg(patterns: &Path, corpus: &Path) -> Option<(f64, u64)> {
     let mut count = 0;
     for _ in 0..3 {
         let t = Instant::now();
-        let out = Command::new("rg")
-            .args(["--no-config", "-c", "-j1", "-f"])
-            .arg(patterns)
-            .arg(corpus)
-            .output()
-            .ok()?;
+        let out =
+            Command::new("rg").args(["--no-config", "-c", "-j1", "-f"]).arg(patterns).arg(corpus).output().ok()?;
         best = best.min(t.elapsed().as_secs_f64());
         if !out.status.success() && out.status.code() != Some(1) {
             panic!("rg failed: {}", String::from_utf8_lossy(&out.stderr));

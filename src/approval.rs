@@ -192,7 +192,9 @@ mod tests {
     #[test]
     fn reads_decisions_from_annotations() {
         assert_eq!(decision_from_annotations(&ann(&[])).unwrap(), None);
-        let d = decision_from_annotations(&ann(&[(DECISION_ANNOTATION, "approve"), (DECIDED_BY_ANNOTATION, "alice")])).unwrap().unwrap();
+        let d = decision_from_annotations(&ann(&[(DECISION_ANNOTATION, "approve"), (DECIDED_BY_ANNOTATION, "alice")]))
+            .unwrap()
+            .unwrap();
         assert_eq!((d.decision, d.by.as_str(), d.via), (Decision::Approve, "alice", DecidedVia::Annotation));
         let d = decision_from_annotations(&ann(&[(DECISION_ANNOTATION, " reject ")])).unwrap().unwrap();
         assert_eq!((d.decision, d.by.as_str()), (Decision::Reject, "unknown"));
@@ -201,14 +203,26 @@ mod tests {
     #[test]
     fn hostile_annotations_are_refused() {
         let long = "a".repeat(10_000);
-        assert_eq!(decision_from_annotations(&ann(&[(DECISION_ANNOTATION, "yes")])).unwrap_err().code(), "invalid_decision");
-        assert_eq!(decision_from_annotations(&ann(&[(DECISION_ANNOTATION, &long)])).unwrap_err(), Refusal::TooLong(DECISION_ANNOTATION));
         assert_eq!(
-            decision_from_annotations(&ann(&[(DECISION_ANNOTATION, "approve"), (DECIDED_BY_ANNOTATION, &long)])).unwrap_err(),
+            decision_from_annotations(&ann(&[(DECISION_ANNOTATION, "yes")])).unwrap_err().code(),
+            "invalid_decision"
+        );
+        assert_eq!(
+            decision_from_annotations(&ann(&[(DECISION_ANNOTATION, &long)])).unwrap_err(),
+            Refusal::TooLong(DECISION_ANNOTATION)
+        );
+        assert_eq!(
+            decision_from_annotations(&ann(&[(DECISION_ANNOTATION, "approve"), (DECIDED_BY_ANNOTATION, &long)]))
+                .unwrap_err(),
             Refusal::TooLong(DECIDED_BY_ANNOTATION)
         );
         // Control characters in the name are not recorded as a name.
-        let d = decision_from_annotations(&ann(&[(DECISION_ANNOTATION, "approve"), (DECIDED_BY_ANNOTATION, "eve\n[INFO] forged")])).unwrap().unwrap();
+        let d = decision_from_annotations(&ann(&[
+            (DECISION_ANNOTATION, "approve"),
+            (DECIDED_BY_ANNOTATION, "eve\n[INFO] forged"),
+        ]))
+        .unwrap()
+        .unwrap();
         assert_eq!(d.by, "unknown");
     }
 }

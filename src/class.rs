@@ -10,9 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// Why a pod crashed, at the coarsest level podmedic commits to.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureClass {
     /// The image's CUDA needs a newer NVIDIA driver than the node has.

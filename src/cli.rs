@@ -152,7 +152,10 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     }
     let mut signatures = 0;
     if signature_files.is_empty() && problems.is_empty() {
-        problems.push(Problem::whole_file(Path::new(paths.first().map_or(Path::new("."), |p| p.as_path())), "no .yaml files found"));
+        problems.push(Problem::whole_file(
+            Path::new(paths.first().map_or(Path::new("."), |p| p.as_path())),
+            "no .yaml files found",
+        ));
     } else {
         match SignatureSet::load(&signature_files) {
             Ok(set) => signatures = set.len(),

@@ -139,7 +139,10 @@ pub enum Phase {
 impl Phase {
     /// Whether nothing more will happen to a proposal in this phase.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Phase::Rejected | Phase::Expired | Phase::Succeeded | Phase::Failed | Phase::RolledBack | Phase::Superseded)
+        matches!(
+            self,
+            Phase::Rejected | Phase::Expired | Phase::Succeeded | Phase::Failed | Phase::RolledBack | Phase::Superseded
+        )
     }
 
     /// The phase's name as written in the status (also a metric label).
@@ -276,11 +279,19 @@ mod tests {
         assert_eq!(crd["spec"]["names"]["shortNames"][0], "rxp");
         let version = &crd["spec"]["versions"][0];
         assert_eq!(version["name"], "v1alpha1");
-        let cols: Vec<&str> = version["additionalPrinterColumns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        let cols: Vec<&str> = version["additionalPrinterColumns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
         assert_eq!(cols, ["Workload", "Class", "Confidence", "Phase", "Age"]);
         let spec = &version["schema"]["openAPIV3Schema"]["properties"]["spec"];
         assert_eq!(spec["x-kubernetes-validations"][0]["rule"], "self == oldSelf");
-        assert_eq!(spec["properties"]["diagnosis"]["properties"]["class"]["enum"].as_array().unwrap().len(), FailureClass::COUNT);
+        assert_eq!(
+            spec["properties"]["diagnosis"]["properties"]["class"]["enum"].as_array().unwrap().len(),
+            FailureClass::COUNT
+        );
         assert!(version["subresources"]["status"].is_object());
     }
 }

@@ -157,7 +157,8 @@ fn fact_signals(ev: &Evidence) -> Vec<FactSignal> {
             ProbeKill::Startup => ("startup-probe", "startup"),
             ProbeKill::Liveness => ("liveness-probe", "liveness"),
         };
-        let detail = ev.probe_failure_message().map(|m| format!(" ({})", crate::util::truncate(m, 160))).unwrap_or_default();
+        let detail =
+            ev.probe_failure_message().map(|m| format!(" ({})", crate::util::truncate(m, 160))).unwrap_or_default();
         out.push(FactSignal {
             class: FailureClass::StartupProbeKill,
             subclass: sub,
@@ -253,7 +254,8 @@ pub fn diagnose(
 
     // Evidence and captures from the winning class's hits, strongest first.
     let mut class_hits: Vec<&Hit> = hits.iter().filter(|h| sigs[h.signature].class == class).collect();
-    class_hits.sort_by(|a, b| sigs[b.signature].weight.total_cmp(&sigs[a.signature].weight).then(a.line_no.cmp(&b.line_no)));
+    class_hits
+        .sort_by(|a, b| sigs[b.signature].weight.total_cmp(&sigs[a.signature].weight).then(a.line_no.cmp(&b.line_no)));
     let class_facts: Vec<&FactSignal> = facts.iter().filter(|f| f.class == class).collect();
 
     let mut captures = BTreeMap::new();
@@ -287,7 +289,11 @@ pub fn diagnose(
             let line = class_hits[0].line_no;
             format!("{} (log line {line}): {}.", s.render_summary(&captures).trim_end_matches('.'), class.description())
         }
-        _ => format!("The log reads like {} ({}), by the classifier's reading; no signature matched.", class, class.description()),
+        _ => format!(
+            "The log reads like {} ({}), by the classifier's reading; no signature matched.",
+            class,
+            class.description()
+        ),
     };
 
     Diagnosis {
@@ -340,7 +346,12 @@ fn unknown(
         evidence,
         summary,
         captures: BTreeMap::new(),
-        signatures: hits.iter().map(|h| sigs[h.signature].id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
+        signatures: hits
+            .iter()
+            .map(|h| sigs[h.signature].id.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         alternatives,
         model,
     }

@@ -224,7 +224,11 @@ mod tests {
 
     #[test]
     fn probe_kills_are_read_from_events() {
-        let ev = |reason: &str, message: &str| EventFacts { reason: reason.into(), message: message.into(), ..Default::default() };
+        let ev = |reason: &str, message: &str| EventFacts {
+            reason: reason.into(),
+            message: message.into(),
+            ..Default::default()
+        };
         let mut e = Evidence::default();
         e.events.push(ev("Unhealthy", "Startup probe failed: Get \"http://10.0.0.1:8000/health\": connection refused"));
         assert_eq!(e.probe_kill(), None);

@@ -2,10 +2,11 @@
 //! human-approved fixes. See DESIGN.md for the flow; each module's docs say
 //! what it owns.
 pub mod approval;
+pub mod chatops;
 pub mod class;
+pub mod cli;
 pub mod controller;
 pub mod crd;
-pub mod cli;
 pub mod diagnosis;
 pub mod embedded;
 pub mod evidence;

@@ -141,7 +141,11 @@ impl Metrics {
         r.register("approval_latency_seconds", "Seconds from proposal to human decision", m.approval_latency.clone());
         r.register("decisions", "Decisions received, by channel and outcome", m.decisions.clone());
         r.register("reconcile_errors", "Reconcile errors by code", m.reconcile_errors.clone());
-        r.register("circuit_breaker_open", "1 while execution is stopped by the circuit breaker", m.circuit_breaker_open.clone());
+        r.register(
+            "circuit_breaker_open",
+            "1 while execution is stopped by the circuit breaker",
+            m.circuit_breaker_open.clone(),
+        );
         r.register("leader", "1 while this replica holds the leader lease", m.leader.clone());
         r.register("notifications", "Outbound ChatOps notifications by channel and result", m.notifications.clone());
         m

@@ -190,7 +190,8 @@ fn source_str(s: Source) -> &'static str {
 
 /// A plan as text: its `text` field when it has one, else pretty JSON.
 fn plan_text(plan: &serde_json::Value) -> String {
-    plan.get("text").and_then(|t| t.as_str()).map(str::to_owned).unwrap_or_else(|| {
-        serde_json::to_string_pretty(plan).unwrap_or_default()
-    })
+    plan.get("text")
+        .and_then(|t| t.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| serde_json::to_string_pretty(plan).unwrap_or_default())
 }

@@ -50,7 +50,15 @@ fn fixture_logs_get_their_class() {
         let mut files: Vec<_> = std::fs::read_dir(class_dir.path()).unwrap().flatten().map(|e| e.path()).collect();
         files.sort();
         for f in files.into_iter().filter(|f| f.extension().is_some_and(|e| e == "log")) {
-            let mut args = vec!["triage".to_owned(), "--engine".into(), "signatures".into(), "--output".into(), "json".into(), "--log".into(), f.display().to_string()];
+            let mut args = vec![
+                "triage".to_owned(),
+                "--engine".into(),
+                "signatures".into(),
+                "--output".into(),
+                "json".into(),
+                "--log".into(),
+                f.display().to_string(),
+            ];
             // A log may come with the pod and events it crashed with.
             for (flag, ext) in [("--pod", "pod.json"), ("--events", "events.json")] {
                 let side = f.with_extension(ext);
@@ -125,7 +133,17 @@ fn reads_stdin_and_survives_hostile_bytes() {
     log.extend_from_slice(b"\nValueError: The model's max seq len (8192) is larger than the maximum number of tokens that can be stored in KV cache (4096).\n");
     let golden = fixtures("golden");
     let out = podmedic_stdin(
-        &["triage", "--engine", "signatures", "--output", "json", "--patterns", golden.join("patterns").to_str().unwrap(), "--log", "-"],
+        &[
+            "triage",
+            "--engine",
+            "signatures",
+            "--output",
+            "json",
+            "--patterns",
+            golden.join("patterns").to_str().unwrap(),
+            "--log",
+            "-",
+        ],
         &log,
     );
     let v = json(&out);
@@ -213,6 +231,11 @@ fn check_accepts_the_shipped_library_and_rejects_broken_files() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     let file = bad.display().to_string();
-    assert!(err.contains(&format!("{file}:3:12: signature `bad-one`: unknown failure class `gpu-om`; did you mean `gpu-oom`?")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}:3:12: signature `bad-one`: unknown failure class `gpu-om`; did you mean `gpu-oom`?"
+        )),
+        "{err}"
+    );
     assert!(err.contains(&format!("{file}:8:12: signature `bad-one`: regex does not compile")), "{err}");
 }

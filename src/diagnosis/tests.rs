@@ -12,10 +12,31 @@ fn sig(id: &str, class: &str, anchor: &str, regex: &str, weight: f64, example: &
 
 fn lib() -> SignatureSet {
     let yaml = [
-        sig("xid", "gpu-hardware-fault", "NVRM: Xid", r"NVRM: Xid \(PCI:(?P<pci>[0-9a-fA-F:.]+)\): (?P<xid>\d+)", 0.95, "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus"),
+        sig(
+            "xid",
+            "gpu-hardware-fault",
+            "NVRM: Xid",
+            r"NVRM: Xid \(PCI:(?P<pci>[0-9a-fA-F:.]+)\): (?P<xid>\d+)",
+            0.95,
+            "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus",
+        ),
         sig("nccl", "nccl-failure", "NCCL error", r"NCCL error", 0.85, "RuntimeError: NCCL error in: x"),
-        sig("driver", "cuda-driver-mismatch", "driver version is insufficient", r"CUDA driver version is insufficient", 0.95, "CUDA driver version is insufficient for CUDA runtime version"),
-        sig("nogpu", "no-gpu-visible", "No CUDA GPUs are available", r"No CUDA GPUs are available", 0.9, "RuntimeError: No CUDA GPUs are available"),
+        sig(
+            "driver",
+            "cuda-driver-mismatch",
+            "driver version is insufficient",
+            r"CUDA driver version is insufficient",
+            0.95,
+            "CUDA driver version is insufficient for CUDA runtime version",
+        ),
+        sig(
+            "nogpu",
+            "no-gpu-visible",
+            "No CUDA GPUs are available",
+            r"No CUDA GPUs are available",
+            0.9,
+            "RuntimeError: No CUDA GPUs are available",
+        ),
         sig("cudaoom", "gpu-oom", "CUDA out of memory", r"CUDA out of memory", 0.9, "CUDA out of memory"),
         sig("weak", "config-error", "deprecated flag", r"deprecated flag", 0.3, "deprecated flag"),
     ]
@@ -35,9 +56,15 @@ fn run(e: &Evidence) -> Diagnosis {
 fn root_cause_wins_over_its_consequences() {
     // (log, expected class): each pair is a real-world causal chain.
     let cases = [
-        ("NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus\nRuntimeError: NCCL error in: x", FailureClass::GpuHardwareFault),
+        (
+            "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus\nRuntimeError: NCCL error in: x",
+            FailureClass::GpuHardwareFault,
+        ),
         ("RuntimeError: NCCL error in: x\nNVRM: Xid (PCI:0000:3b:00): 79, fell off", FailureClass::GpuHardwareFault),
-        ("CUDA driver version is insufficient for CUDA runtime version\nRuntimeError: No CUDA GPUs are available", FailureClass::CudaDriverMismatch),
+        (
+            "CUDA driver version is insufficient for CUDA runtime version\nRuntimeError: No CUDA GPUs are available",
+            FailureClass::CudaDriverMismatch,
+        ),
         ("torch.OutOfMemoryError: CUDA out of memory\nRuntimeError: NCCL error in: x", FailureClass::GpuOom),
     ];
     for (log, want) in cases {
@@ -50,9 +77,14 @@ fn root_cause_wins_over_its_consequences() {
 
 #[test]
 fn captures_evidence_and_summary_come_from_the_winning_class() {
-    let d = run(&ev("INFO boot\nNVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus\nRuntimeError: NCCL error in: x"));
+    let d = run(&ev(
+        "INFO boot\nNVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus\nRuntimeError: NCCL error in: x",
+    ));
     assert_eq!(d.captures["xid"], "79");
-    assert_eq!(d.evidence, vec![EvidenceLine { line: 2, text: "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus".into() }]);
+    assert_eq!(
+        d.evidence,
+        vec![EvidenceLine { line: 2, text: "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus".into() }]
+    );
     assert!(d.summary.contains("log line 2"), "{}", d.summary);
     assert_eq!(d.signatures, vec!["xid".to_owned()]);
     assert_eq!(d.alternatives[0].class, FailureClass::NcclFailure);
@@ -94,8 +126,16 @@ fn oomkilled_status_is_host_oom_even_with_a_gpu_oom_line() {
 fn probe_kills_come_from_events_and_yield_to_real_errors() {
     let mut e = with_container(ev("INFO Loading safetensors checkpoint shards: 40% Completed"), 137, "Error");
     e.events = vec![
-        EventFacts { reason: "Unhealthy".into(), message: "Startup probe failed: connection refused".into(), ..Default::default() },
-        EventFacts { reason: "Killing".into(), message: "Container vllm failed startup probe, will be restarted".into(), ..Default::default() },
+        EventFacts {
+            reason: "Unhealthy".into(),
+            message: "Startup probe failed: connection refused".into(),
+            ..Default::default()
+        },
+        EventFacts {
+            reason: "Killing".into(),
+            message: "Container vllm failed startup probe, will be restarted".into(),
+            ..Default::default()
+        },
     ];
     let d = run(&e);
     assert_eq!((d.class, d.subclass.as_str()), (FailureClass::StartupProbeKill, "startup-probe"));

@@ -227,8 +227,17 @@ impl SignatureSet {
                 if let Some(sig) = compile_one(file, &spec, &mut problems) {
                     if let Some(first) = seen.get(&sig.id) {
                         problems.push(
-                            Problem::new(file, sig.origin.line, spec.id.referenced.column(), format!("duplicate signature id `{}`", sig.id))
-                                .hint(format!("first defined at {}:{}", first.file.display(), first.line)),
+                            Problem::new(
+                                file,
+                                sig.origin.line,
+                                spec.id.referenced.column(),
+                                format!("duplicate signature id `{}`", sig.id),
+                            )
+                            .hint(format!(
+                                "first defined at {}:{}",
+                                first.file.display(),
+                                first.line
+                            )),
                         );
                         continue;
                     }
@@ -239,12 +248,17 @@ impl SignatureSet {
             }
         }
         if sigs.is_empty() && problems.is_empty() {
-            problems.push(Problem::whole_file(Path::new("patterns"), "no signatures found").hint("pass the patterns/ directory"));
+            problems.push(
+                Problem::whole_file(Path::new("patterns"), "no signatures found").hint("pass the patterns/ directory"),
+            );
         }
         let set = match Self::build(sigs) {
             Ok(set) => set,
             Err(e) => {
-                problems.push(Problem::whole_file(Path::new("patterns"), format!("cannot build the anchor automaton: {e}")));
+                problems.push(Problem::whole_file(
+                    Path::new("patterns"),
+                    format!("cannot build the anchor automaton: {e}"),
+                ));
                 return Err(Problems(problems));
             }
         };
@@ -269,10 +283,8 @@ impl SignatureSet {
                 }
             }
         }
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&anchors)?;
+        let ac =
+            AhoCorasickBuilder::new().ascii_case_insensitive(true).match_kind(MatchKind::Standard).build(&anchors)?;
         Ok(SignatureSet { sigs, ac, anchor_sigs })
     }
 
@@ -284,7 +296,10 @@ impl SignatureSet {
                 problems.push(at(format!("signature `{}` has no `match` example", sig.id)));
             }
             if ex.value.no_match.is_empty() {
-                problems.push(at(format!("signature `{}` has no `no_match` example", sig.id)).hint("add a healthy line that shares its words"));
+                problems.push(
+                    at(format!("signature `{}` has no `no_match` example", sig.id))
+                        .hint("add a healthy line that shares its words"),
+                );
             }
             for example in &ex.value.matching {
                 let line = example.line();
@@ -301,7 +316,8 @@ impl SignatureSet {
                         } else {
                             "the line holds an anchor but the regex does not match it"
                         };
-                        problems.push(at(format!("signature `{}`: example does not match: {line:?}", sig.id)).hint(hint));
+                        problems
+                            .push(at(format!("signature `{}`: example does not match: {line:?}", sig.id)).hint(hint));
                     }
                     Some(caps) => {
                         if let spec::ExampleSpec::WithCaptures { captures: want, .. } = example {
@@ -498,14 +514,20 @@ fn compile_one(file: &Path, spec: &SignatureSpec, problems: &mut Vec<Problem>) -
         }
     }
     if spec.servers.value.is_empty() {
-        problems.push(at(&spec.servers.referenced, format!("signature `{id}`: `servers` is empty")).hint("use [any] for generic lines"));
+        problems.push(
+            at(&spec.servers.referenced, format!("signature `{id}`: `servers` is empty"))
+                .hint("use [any] for generic lines"),
+        );
     }
     if spec.anchors.value.is_empty() {
         problems.push(at(&spec.anchors.referenced, format!("signature `{id}`: needs at least one anchor")));
     }
     for a in &spec.anchors.value {
         if a.trim().len() < MIN_ANCHOR_LEN {
-            problems.push(at(&spec.anchors.referenced, format!("signature `{id}`: anchor {a:?} is shorter than {MIN_ANCHOR_LEN} characters")));
+            problems.push(at(
+                &spec.anchors.referenced,
+                format!("signature `{id}`: anchor {a:?} is shorter than {MIN_ANCHOR_LEN} characters"),
+            ));
         }
     }
     let w = spec.weight.value;
@@ -513,7 +535,10 @@ fn compile_one(file: &Path, spec: &SignatureSpec, problems: &mut Vec<Problem>) -
         problems.push(at(&spec.weight.referenced, format!("signature `{id}`: weight {w} is outside (0, 1]")));
     }
     if spec.references.value.is_empty() {
-        problems.push(at(&spec.references.referenced, format!("signature `{id}`: `references` is empty")).hint("say where the wording comes from"));
+        problems.push(
+            at(&spec.references.referenced, format!("signature `{id}`: `references` is empty"))
+                .hint("say where the wording comes from"),
+        );
     }
     let regex = match RegexBuilder::new(&spec.regex.value).size_limit(REGEX_SIZE_LIMIT).build() {
         Ok(r) => Some(r),
@@ -531,7 +556,10 @@ fn compile_one(file: &Path, spec: &SignatureSpec, problems: &mut Vec<Problem>) -
             let Some(close) = after.find('}') else { break };
             let name = &after[..close];
             if !names.contains(&name) {
-                let mut p = at(&summary.referenced, format!("signature `{id}`: summary uses `{{{name}}}` but the regex has no such capture"));
+                let mut p = at(
+                    &summary.referenced,
+                    format!("signature `{id}`: summary uses `{{{name}}}` but the regex has no such capture"),
+                );
                 if let Some(c) = crate::util::closest(name, names.iter().copied()) {
                     p = p.hint(format!("did you mean `{{{c}}}`?"));
                 }

@@ -135,7 +135,10 @@ fn shape_errors_and_duplicates() {
     assert!(ps[0].starts_with("bad.yaml:3:") || ps[0].starts_with("bad.yaml:2:"), "{ps:?}");
     let doubled = format!("{LIB}{}", &LIB[LIB.find("  - id: cuda-oom").unwrap()..]);
     let ps = problems(&doubled);
-    assert!(ps.iter().any(|p| p.contains("duplicate signature id `cuda-oom`") && p.contains("first defined at bad.yaml:")), "{ps:#?}");
+    assert!(
+        ps.iter().any(|p| p.contains("duplicate signature id `cuda-oom`") && p.contains("first defined at bad.yaml:")),
+        "{ps:#?}"
+    );
     let ps = problems(&LIB.replace("summary: \"needs {max_seq_len}", "summary: \"needs {max_seq}"));
     assert!(ps.iter().any(|p| p.contains("no such capture") && p.contains("did you mean `{max_seq_len}`")), "{ps:#?}");
 }
