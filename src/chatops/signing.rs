@@ -258,4 +258,13 @@ mod tests {
         assert!(guard.first_use([4; 32], later));
         assert_eq!(guard.len(), 1);
     }
+
+    proptest::proptest! {
+        /// Fuzz: arbitrary header values and bodies never panic and never verify.
+        #[test]
+        fn arbitrary_headers_never_panic_or_pass(ts in "\\PC{0,24}", sig in "\\PC{0,80}", body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            proptest::prop_assert!(verify_slack(b"secret", Some(&ts), Some(&sig), &body, 0).is_err());
+            proptest::prop_assert!(verify_podmedic(b"secret", Some(&ts), Some(&sig), &body, 0).is_err());
+        }
+    }
 }
