@@ -3,6 +3,7 @@
 //! what it owns.
 pub mod actions;
 pub mod approval;
+pub mod chatops;
 pub mod class;
 pub mod cli;
 pub mod controller;
