@@ -232,9 +232,13 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
         let state = crate::server::State::new(registry);
         let playbooks = load_playbooks(config.playbooks.as_ref())?;
         let listen = config.listen;
-        let ctx =
-            std::sync::Arc::new(crate::controller::Context::new(client, config, signatures, None, playbooks, metrics));
-        let app = crate::server::router(state.clone(), axum::Router::new());
+        let settings = config.chatops.settings().context("invalid ChatOps configuration")?;
+        let chatops =
+            crate::chatops::ChatOps::start(settings, client.clone(), metrics.clone()).context("starting ChatOps")?;
+        let mut ctx = crate::controller::Context::new(client, config, signatures, None, playbooks, metrics);
+        ctx.notifier = chatops.notifier.clone();
+        let ctx = std::sync::Arc::new(ctx);
+        let app = crate::server::router(state.clone(), chatops.router());
         let server = tokio::spawn(crate::server::serve(listen, app));
         let ready = state.clone();
         let controller = crate::controller::run_with_leader_election(ctx, move || ready.set_ready(true));

@@ -84,6 +84,10 @@ pub struct ControllerConfig {
     /// Log format.
     #[arg(long, env = "PODMEDIC_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+
+    /// ChatOps (Slack, generic webhook).
+    #[command(flatten)]
+    pub chatops: crate::chatops::ChatOpsConfig,
 }
 
 /// Parses `90s`, `10m`, `2h`, `1h30m` or plain seconds.

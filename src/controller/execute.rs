@@ -293,9 +293,11 @@ async fn set_phase(
     }
     let patch =
         serde_json::json!({ "metadata": { "resourceVersion": rxp.metadata.resource_version }, "status": status });
-    api.patch_status(&rxp.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+    let updated = api
+        .patch_status(&rxp.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(api_err("writing the proposal status"))?;
+    ctx.notifier.notify(&updated);
     ctx.metrics.transitions.get_or_create(&PhaseLabel { phase: phase.as_str() }).inc();
     let type_ = if matches!(phase, Phase::Failed | Phase::RolledBack) { EventType::Warning } else { EventType::Normal };
     publish(ctx, rxp, type_, phase.as_str(), message).await;
@@ -358,7 +360,8 @@ async fn decide(api: &Api<RecoveryProposal>, rxp: &RecoveryProposal, ctx: &Conte
         return Ok(wake);
     }
     match approval::record_decision(api, rxp, &request).await {
-        Ok(_) => {
+        Ok(updated) => {
+            ctx.notifier.notify(&updated);
             ctx.metrics.decisions.get_or_create(&DecisionLabels { via: "annotation", outcome: "accepted" }).inc();
             ctx.metrics.transitions.get_or_create(&PhaseLabel { phase: request.decision.phase().as_str() }).inc();
             if let Some(created) = &rxp.metadata.creation_timestamp {

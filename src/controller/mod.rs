@@ -66,6 +66,8 @@ pub struct Context {
     pub seen: Mutex<Seen>,
     /// Execution limits shared by all proposals.
     pub limits: execute::Limits,
+    /// Announces proposals and their phase changes in chat (never blocks).
+    pub notifier: crate::chatops::Notifier,
 }
 
 impl Context {
@@ -91,6 +93,7 @@ impl Context {
             metrics,
             seen: Mutex::new(Seen::default()),
             limits,
+            notifier: crate::chatops::Notifier::disabled(),
         }
     }
 }
@@ -222,6 +225,11 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
     let outcome = propose::propose(&api, &ctx.recorder, spec, &pod_ref, ctx.config.cooldown)
         .await
         .map_err(CrashError::Propose)?;
+    if let propose::Outcome::Created(name) = &outcome
+        && let Ok(created) = api.get(name).await
+    {
+        ctx.notifier.notify(&created);
+    }
     if let (propose::Outcome::Created(name), Some(t)) = (&outcome, &crash.finished_at) {
         let secs = Timestamp::now().duration_since(t.0).as_secs_f64().max(0.0);
         ctx.metrics.event_to_proposal.observe(secs);
