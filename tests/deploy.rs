@@ -120,7 +120,11 @@ fn manifest(kind: &str, name: &str) -> Value {
 fn crd_copies_are_podmedic_crd_output() {
     use kube::CustomResourceExt as _;
     let generated = podmedic::yaml::to_string(&RecoveryProposal::crd()).unwrap();
-    assert_eq!(read("deploy/crd/recoveryproposals.yaml"), generated, "deploy/crd/ is stale: podmedic crd > deploy/crd/recoveryproposals.yaml");
+    assert_eq!(
+        read("deploy/crd/recoveryproposals.yaml"),
+        generated,
+        "deploy/crd/ is stale: podmedic crd > deploy/crd/recoveryproposals.yaml"
+    );
     assert_eq!(
         read("deploy/helm/podmedic/crds/recoveryproposals.yaml"),
         generated,
@@ -157,7 +161,9 @@ fn perms(rules: &Value) -> BTreeSet<Perm> {
 
 fn table(rows: &[(&str, &str, &str, &[&str])]) -> BTreeSet<Perm> {
     rows.iter()
-        .flat_map(|(g, r, n, verbs)| verbs.iter().map(move |v| (g.to_string(), r.to_string(), n.to_string(), v.to_string())))
+        .flat_map(|(g, r, n, verbs)| {
+            verbs.iter().map(move |v| (g.to_string(), r.to_string(), n.to_string(), v.to_string()))
+        })
         .collect()
 }
 
@@ -197,7 +203,11 @@ fn controller_rbac_is_exactly_what_it_needs() {
     check("ClusterRole", "podmedic-workloads", WORKLOAD_RULES);
     check("ClusterRole", "podmedic-cluster", CLUSTER_RULES);
     check("Role", "podmedic-leader-election", LEASE_RULES);
-    check("ClusterRole", "podmedic-approver", &[("podmedic.io", "recoveryproposals", "", &["get", "list", "watch", "patch"])]);
+    check(
+        "ClusterRole",
+        "podmedic-approver",
+        &[("podmedic.io", "recoveryproposals", "", &["get", "list", "watch", "patch"])],
+    );
     check("ClusterRole", "podmedic-viewer", &[("podmedic.io", "recoveryproposals", "", &["get", "list", "watch"])]);
 
     // The bindings name the chart's ServiceAccount and nothing else.
@@ -256,7 +266,8 @@ fn deployment_environment_is_a_valid_podmedic_run_configuration() {
         if CHATOPS_ENV.contains(&name) {
             continue;
         }
-        let long = by_env.get(name).unwrap_or_else(|| panic!("the chart sets {name}, which podmedic run does not read"));
+        let long =
+            by_env.get(name).unwrap_or_else(|| panic!("the chart sets {name}, which podmedic run does not read"));
         if let Some(v) = e["value"].as_str() {
             argv.push(format!("--{long}={v}"));
         } else {
@@ -271,7 +282,10 @@ fn deployment_environment_is_a_valid_podmedic_run_configuration() {
         }
     }
     let unset: Vec<&str> = by_env.keys().map(String::as_str).filter(|n| !set.contains(*n)).collect();
-    assert_eq!(unset, UNSET_BY_DEFAULT, "podmedic run variables the chart does not set (expose new flags in values.yaml)");
+    assert_eq!(
+        unset, UNSET_BY_DEFAULT,
+        "podmedic run variables the chart does not set (expose new flags in values.yaml)"
+    );
 
     let matches = cmd.try_get_matches_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
     let cfg = ControllerConfig::from_arg_matches(&matches).unwrap();
@@ -352,7 +366,7 @@ fn metrics_used_by_alerts_and_dashboard_exist() {
 fn kubeconfig_path() -> Option<PathBuf> {
     ["PODMEDIC_KUBECONFIG", "KUBECONFIG"]
         .iter()
-        .filter_map(|v| std::env::var_os(v))
+        .filter_map(std::env::var_os)
         .filter_map(|v| std::env::split_paths(&v).next())
         .find(|p| !p.as_os_str().is_empty())
         .filter(|p| p.is_file())
@@ -496,9 +510,10 @@ async fn install(admin: &Client) -> Result<()> {
                     let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
                     poll("the RecoveryProposal CRD to be established", TIMEOUT, || async {
                         let crd = crds.get(name_of(obj)).await?;
-                        let established = crd.status.and_then(|s| s.conditions).is_some_and(|cs| {
-                            cs.iter().any(|c| c.type_ == "Established" && c.status == "True")
-                        });
+                        let established = crd
+                            .status
+                            .and_then(|s| s.conditions)
+                            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
                         Ok(established.then_some(()))
                     })
                     .await?;
@@ -564,9 +579,8 @@ async fn bind(admin: &Client, ns: &str, user: &str, role: &str) -> Result<()> {
 
 /// A proposal as podmedic would create it.
 fn proposal(name: &str) -> RecoveryProposal {
-    let expires = k8s_openapi::jiff::Timestamp::now()
-        .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(1800))
-        .unwrap();
+    let expires =
+        k8s_openapi::jiff::Timestamp::now().checked_add(k8s_openapi::jiff::SignedDuration::from_secs(1800)).unwrap();
     let mut rp = RecoveryProposal::new(
         name,
         RecoveryProposalSpec {
@@ -637,7 +651,14 @@ where
 }
 
 /// Asks the API server, as `client`'s own identity, whether it may do `verb`.
-async fn can_i(client: &Client, verb: &str, group: &str, resource: &str, ns: Option<&str>, name: Option<&str>) -> Result<bool> {
+async fn can_i(
+    client: &Client,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    ns: Option<&str>,
+    name: Option<&str>,
+) -> Result<bool> {
     let (resource, subresource) = match resource.split_once('/') {
         Some((r, s)) => (r, Some(s.to_owned())),
         None => (resource, None),
@@ -748,7 +769,9 @@ async fn approving_needs_the_approver_role() -> Result<()> {
     install(&admin).await?;
     let a = admin.clone();
     in_namespace(&a, "podmedic-approve", |ns| async move {
-        Api::<RecoveryProposal>::namespaced(admin.clone(), &ns).create(&PostParams::default(), &proposal("kv-1")).await?;
+        Api::<RecoveryProposal>::namespaced(admin.clone(), &ns)
+            .create(&PostParams::default(), &proposal("kv-1"))
+            .await?;
         bind(&admin, &ns, "bob", "podmedic-viewer").await?;
         bind(&admin, &ns, "alice", "podmedic-approver").await?;
         let bob: Api<RecoveryProposal> = Api::namespaced(client_as(&cfg, "bob")?, &ns);
@@ -757,9 +780,14 @@ async fn approving_needs_the_approver_role() -> Result<()> {
         // RBAC bindings reach the authorizer's cache within moments.
         poll("bob to see the proposal", TIMEOUT, || async { Ok(Some(bob.get("kv-1").await?)) }).await?;
         let approve_as = |who: &str| annotations(&[(DECISION_ANNOTATION, "approve"), (DECIDED_BY_ANNOTATION, who)]);
-        let denied = api_error(bob.patch("kv-1", &PatchParams::default(), &merge(approve_as("bob"))).await, "bob approving")?;
+        let denied =
+            api_error(bob.patch("kv-1", &PatchParams::default(), &merge(approve_as("bob"))).await, "bob approving")?;
         ensure!(denied.code == 403, "bob approving: {denied:?}");
-        ensure!(denied.message.contains("cannot patch resource \"recoveryproposals\""), "bob approving: {}", denied.message);
+        ensure!(
+            denied.message.contains("cannot patch resource \"recoveryproposals\""),
+            "bob approving: {}",
+            denied.message
+        );
         let denied = api_error(bob.delete("kv-1", &DeleteParams::default()).await, "bob deleting")?;
         ensure!(denied.code == 403, "bob deleting: {denied:?}");
 
@@ -775,7 +803,10 @@ async fn approving_needs_the_approver_role() -> Result<()> {
         let denied = api_error(alice.delete("kv-1", &DeleteParams::default()).await, "alice deleting")?;
         ensure!(denied.code == 403, "alice deleting: {denied:?}");
         let status = json!({"status": {"phase": "Succeeded"}});
-        let denied = api_error(alice.patch_status("kv-1", &PatchParams::default(), &merge(status)).await, "alice writing status")?;
+        let denied = api_error(
+            alice.patch_status("kv-1", &PatchParams::default(), &merge(status)).await,
+            "alice writing status",
+        )?;
         ensure!(denied.code == 403, "alice writing status: {denied:?}");
         Ok(())
     })
@@ -809,7 +840,11 @@ async fn admission_policy_makes_decided_by_the_requesting_user() -> Result<()> {
         })
         .await?;
         ensure!(first.code == 403, "relabel: {first:?}");
-        ensure!(first.message.contains("the labels of a RecoveryProposal are podmedic's"), "relabel: {}", first.message);
+        ensure!(
+            first.message.contains("the labels of a RecoveryProposal are podmedic's"),
+            "relabel: {}",
+            first.message
+        );
 
         // (i) decided-by must be the requesting user.
         let forged = annotations(&[(DECISION_ANNOTATION, "approve"), (DECIDED_BY_ANNOTATION, "mallory")]);
@@ -821,7 +856,8 @@ async fn admission_policy_makes_decided_by_the_requesting_user() -> Result<()> {
             denied.message
         );
         let anonymous = annotations(&[(DECISION_ANNOTATION, "approve")]);
-        let denied = api_error(alice.patch("kv-1", &pp, &merge(anonymous)).await, "alice approving without decided-by")?;
+        let denied =
+            api_error(alice.patch("kv-1", &pp, &merge(anonymous)).await, "alice approving without decided-by")?;
         ensure!(denied.message.contains("podmedic.io/decided-by must be your own user name"), "{}", denied.message);
         let odd = annotations(&[(DECISION_ANNOTATION, "maybe"), (DECIDED_BY_ANNOTATION, "alice")]);
         let denied = api_error(alice.patch("kv-1", &pp, &merge(odd)).await, "alice deciding `maybe`")?;
