@@ -419,6 +419,15 @@ async fn controller_client(admin_cfg: &Config, admin: &Client) -> Result<Client>
     let client = client_with_token(admin_cfg, &token)?;
     let review = whoami(&client).await?;
     ensure!(review == SA_USER, "the token authenticates as {review}, not {SA_USER}");
+    // Fresh bindings reach the authorizer's cache within moments: wait for
+    // one permission from each.
+    poll("podmedic's RoleBindings to take effect", TIMEOUT, || async {
+        let ready = can_i(&client, "get", "", "pods", Some("llm-serving"), None).await?
+            && can_i(&client, "patch", "", "nodes", None, None).await?
+            && can_i(&client, "get", "coordination.k8s.io", "leases", Some(NS), Some("podmedic")).await?;
+        Ok(ready.then_some(()))
+    })
+    .await?;
     Ok(client)
 }
 
