@@ -324,3 +324,236 @@ async fn a_second_replica_stays_passive() -> Result<()> {
     })
     .await
 }
+
+/// A KV-cache crash loop that the plan's `--max-model-len 20736` heals.
+fn healable_kv(name: &str) -> Result<VllmSpec> {
+    let mut spec = crashing(name, KV_LOG)?;
+    spec.broken_while_args_contain = Some("32768".into());
+    Ok(spec)
+}
+
+async fn container_args(client: &Client, ns: &str, name: &str) -> Result<Vec<String>> {
+    let d = Api::<Deployment>::namespaced(client.clone(), ns).get(name).await?;
+    Ok(d.spec
+        .and_then(|s| s.template.spec)
+        .map(|s| s.containers[0].args.clone().unwrap_or_default())
+        .unwrap_or_default())
+}
+
+async fn revision(client: &Client, ns: &str, name: &str) -> Result<String> {
+    let d = Api::<Deployment>::namespaced(client.clone(), ns).get(name).await?;
+    Ok(d.annotations().get("deployment.kubernetes.io/revision").cloned().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn approval_executes_the_fix_and_verification_passes() -> Result<()> {
+    in_namespace("ctl-approve", |client, ns| async move {
+        create_deployment(&client, &ns, &healable_kv("llama")?.deployment()).await?;
+        let ctl = Controller::start(&ns, &["--verify-window-cap", "4s"]).await?;
+        let p = wait_for_proposal(&client, &ns).await?;
+        let plan = p.spec.plan.clone().context("the proposal has a plan")?;
+        assert_eq!(plan["playbook"], "kv-cache-vllm-fit-context");
+        assert!(container_args(&client, &ns, "llama").await?.contains(&"32768".to_owned()));
+        decide(&client, &ns, &p.name_any(), "approve", "alice").await?;
+        let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::Succeeded, TIMEOUT).await?;
+        let status = done.status.unwrap();
+        assert_eq!(
+            (status.decided_by.as_deref(), status.decided_via),
+            (Some("alice"), Some(podmedic::crd::DecidedVia::Annotation))
+        );
+        assert!(
+            status.steps.iter().all(|s| matches!(s.state, podmedic::crd::StepState::Applied)),
+            "{:?}",
+            status.steps
+        );
+        let args = container_args(&client, &ns, "llama").await?;
+        assert!(args.contains(&"20736".to_owned()) && !args.contains(&"32768".to_owned()), "{args:?}");
+        // The real controller-manager rolled out a new ReplicaSet whose pod is Ready.
+        assert_eq!(revision(&client, &ns, "llama").await?, "2");
+        wait_for_ready_pod(&client, &ns, "llama", TIMEOUT).await?;
+        let m = ctl.metrics().await?;
+        assert!(m.contains("podmedic_actions_total{action=\"set-arg\",result=\"applied\"} 1"), "{m}");
+        assert!(m.lines().any(|l| l == "podmedic_proposal_transitions_total{phase=\"Succeeded\"} 1"), "{m}");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn failed_verification_reverts_the_fix() -> Result<()> {
+    in_namespace("ctl-revert", |client, ns| async move {
+        // Broken whatever the context length: the fix does not help.
+        let mut spec = crashing("llama", KV_LOG)?;
+        spec.broken_while_args_contain = Some("--model".into());
+        create_deployment(&client, &ns, &spec.deployment()).await?;
+        let _ctl = Controller::start(&ns, &["--verify-window-cap", "4s"]).await?;
+        let p = wait_for_proposal(&client, &ns).await?;
+        let before = container_args(&client, &ns, "llama").await?;
+        decide(&client, &ns, &p.name_any(), "approve", "alice").await?;
+        let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::RolledBack, TIMEOUT).await?;
+        let status = done.status.unwrap();
+        assert!(
+            status.steps.iter().any(|s| s.id == "verify" && s.message.contains("restarted after the fix")),
+            "{:?}",
+            status.steps
+        );
+        assert!(status.steps.iter().any(|s| s.state == podmedic::crd::StepState::Reverted), "{:?}", status.steps);
+        assert_eq!(container_args(&client, &ns, "llama").await?, before, "the revert restores the original args");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_restart_mid_execution_applies_each_step_once() -> Result<()> {
+    in_namespace("ctl-resume", |client, ns| async move {
+        create_deployment(&client, &ns, &healable_kv("llama")?.deployment()).await?;
+        // The first controller dies right after its patch reached the API
+        // server and before it recorded the step as applied.
+        let mut first = Controller::start_with_env(
+            &ns,
+            &["--verify-window-cap", "4s"],
+            &[("PODMEDIC_FAILPOINT", "exit-after-apply")],
+        )
+        .await?;
+        let p = wait_for_proposal(&client, &ns).await?;
+        decide(&client, &ns, &p.name_any(), "approve", "alice").await?;
+        let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        while first.child.try_wait()?.is_none() {
+            anyhow::ensure!(std::time::Instant::now() < deadline, "the first controller never reached the failpoint");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let mid = api.get(&p.name_any()).await?.status.unwrap();
+        assert_eq!(mid.phase, Phase::Executing);
+        assert!(mid.steps.iter().any(|s| s.state == podmedic::crd::StepState::Applying), "{:?}", mid.steps);
+        assert!(container_args(&client, &ns, "llama").await?.contains(&"20736".to_owned()), "the patch landed");
+        first.kill();
+        // A new controller resumes from the status.
+        let _second = Controller::start(&ns, &["--verify-window-cap", "4s"]).await?;
+        let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::Succeeded, TIMEOUT).await?;
+        let steps = done.status.unwrap().steps;
+        assert!(steps.iter().any(|s| s.message == "already applied"), "the resumed step was not re-sent: {steps:?}");
+        assert_eq!(revision(&client, &ns, "llama").await?, "2", "exactly one rollout");
+        Ok(())
+    })
+    .await
+}
+
+/// Every failure class, played by kwok on the real API server, gets its
+/// proposal with that class and a plan from that class's playbooks.
+#[tokio::test]
+async fn each_failure_class_gets_its_proposal_and_plan() -> Result<()> {
+    in_namespace("ctl-classes", |client, ns| async move {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/logs");
+        // (workload, scenario, fixture log, class, playbook it must pick — or a prefix)
+        let cases: &[(&str, Scenario, &str, &str, &str)] = &[
+            (
+                "driver",
+                Scenario::CrashLoop,
+                "cuda-driver-mismatch/vllm-driver-too-old-then-no-gpus.log",
+                "cuda-driver-mismatch",
+                "cuda-driver-pin-nodes",
+            ),
+            (
+                "kv",
+                Scenario::CrashLoop,
+                "kv-cache-oom/vllm-v1-kv-needed-exceeds-available.log",
+                "kv-cache-oom",
+                "kv-cache-vllm-fit-context",
+            ),
+            ("gpuoom", Scenario::CrashLoop, "gpu-oom/vllm-tp-load-oom-then-nccl-error.log", "gpu-oom", "gpu-oom-"),
+            (
+                "hostoom",
+                Scenario::OomKilled,
+                "host-oom/vllm-killed-loading-weights.log",
+                "host-oom",
+                "host-oom-raise-memory",
+            ),
+            (
+                "weights",
+                Scenario::CrashLoop,
+                "weight-load-failure/sglang-download-disk-full.log",
+                "weight-load-failure",
+                "weight-load-",
+            ),
+            (
+                "nccl",
+                Scenario::CrashLoop,
+                "nccl-failure/vllm-tp-dev-shm-too-small.log",
+                "nccl-failure",
+                "nccl-mount-shm",
+            ),
+            (
+                "xid",
+                Scenario::CrashLoop,
+                "gpu-hardware-fault/vllm-xid79-then-nccl-errors.log",
+                "gpu-hardware-fault",
+                "gpu-fault-cordon-and-reschedule",
+            ),
+            (
+                "nogpu",
+                Scenario::CrashLoop,
+                "no-gpu-visible/vllm-failed-to-infer-device.log",
+                "no-gpu-visible",
+                "no-gpu-",
+            ),
+            (
+                "config",
+                Scenario::CrashLoop,
+                "config-error/vllm-unrecognized-arguments.log",
+                "config-error",
+                "config-error-",
+            ),
+            (
+                "probe",
+                Scenario::ProbeKill,
+                "startup-probe-kill/vllm-70b-loading-startup-probe.log",
+                "startup-probe-kill",
+                "startup-probe-lengthen",
+            ),
+            ("other", Scenario::CrashLoop, "unknown/segfault-in-tokenizer.log", "unknown", "unknown-notify"),
+        ];
+        for (name, scenario, log, _, _) in cases {
+            let mut spec = crashing(name, "")?;
+            spec.scenario = Some(*scenario);
+            spec.previous_log = Some(cri_log_from_file(fixtures.join(log))?);
+            match *name {
+                // The workload as the log describes it.
+                "kv" => spec.max_model_len = 40960,
+                // Killed after its whole 3 s startup budget, as a kubelet would.
+                "probe" => {
+                    spec.startup_probe = Some((1, 3));
+                    spec.run_duration = Some("3s".into());
+                }
+                _ => {}
+            }
+            create_deployment(&client, &ns, &spec.deployment()).await?;
+        }
+        let _ctl = Controller::start(&ns, &["--dry-run"]).await?;
+        let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
+        let proposals = poll("a proposal for every workload", Duration::from_secs(150), || async {
+            let items = api.list(&ListParams::default()).await?.items;
+            let all = cases.iter().all(|(n, ..)| items.iter().any(|p| p.spec.target.name == *n && p.status.is_some()));
+            Ok(all.then_some(items))
+        })
+        .await?;
+        let mut wrong = Vec::new();
+        for (name, _, log, class, playbook) in cases {
+            let p = proposals.iter().find(|p| p.spec.target.name == *name).expect("polled for it");
+            let got_class = p.spec.diagnosis.class.as_str();
+            let got_playbook = p.spec.plan.as_ref().and_then(|v| v["playbook"].as_str()).unwrap_or("(none)");
+            let ok = got_class == *class
+                && (got_playbook == *playbook || (playbook.ends_with('-') && got_playbook.starts_with(playbook)));
+            if !ok {
+                wrong.push(format!(
+                    "{name} ({log}): got {got_class} / {got_playbook}, want {class} / {playbook}: {}",
+                    p.spec.diagnosis.summary
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        Ok(())
+    })
+    .await
+}

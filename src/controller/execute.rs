@@ -239,6 +239,14 @@ pub async fn run(ctx: Arc<Context>) {
 }
 
 fn error_policy(_rxp: Arc<RecoveryProposal>, err: &ExecError, ctx: Arc<Context>) -> Action {
+    // A guarded write lost a race (another writer changed the proposal):
+    // nothing was written; look again at once.
+    if let ExecError::Api { source: kube::Error::Api(s), .. } = err
+        && s.code == 409
+    {
+        tracing::debug!("proposal changed while reconciling; retrying");
+        return Action::requeue(Duration::from_millis(200));
+    }
     warn!(error = %crate::util::error_chain(err), "proposal reconcile error");
     ctx.metrics.reconcile_errors.get_or_create(&CodeLabel { code: err.code() }).inc();
     Action::requeue(Duration::from_secs(5))
@@ -540,6 +548,7 @@ async fn step(
 
     // Boundary 2: apply (idempotently) and record the result.
     let result = apply_step(ctx, rxp, &exec).await;
+    failpoint("exit-after-apply");
     let label = action_label(&exec.action);
     match result {
         Ok(message) => {
@@ -764,6 +773,15 @@ async fn workload_health(ctx: &Context, rxp: &RecoveryProposal, applied: Option<
         .unwrap_or_else(now);
     let since = if since.0 < started.0 { started } else { since };
     Ok(Health::Healthy { since })
+}
+
+/// Test hook: `PODMEDIC_FAILPOINT=<name>` makes the process exit at that
+/// point, to prove the crash guarantees above against a real API server.
+fn failpoint(name: &str) {
+    if std::env::var("PODMEDIC_FAILPOINT").is_ok_and(|v| v == name) {
+        tracing::error!(failpoint = name, "failpoint reached; exiting");
+        std::process::exit(86);
+    }
 }
 
 fn action_label(action: &str) -> &'static str {

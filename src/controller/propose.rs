@@ -110,16 +110,8 @@ pub async fn propose(
     if let Some(open) = same_target.clone().find(|p| {
         p.spec.diagnosis.class == spec.diagnosis.class && !p.status.as_ref().is_some_and(|s| s.phase.is_terminal())
     }) {
-        let status = open.status.clone().unwrap_or_default();
-        let patch = serde_json::json!({
-            "status": {
-                "phase": status.phase,
-                "occurrences": status.occurrences + 1,
-                "lastSeen": Time(now),
-            }
-        });
         let name = open.name_any();
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        count_occurrence(api, open.clone(), now).await?;
         return Ok(Outcome::Updated(name));
     }
 
@@ -145,10 +137,7 @@ pub async fn propose(
         Ok(c) => c,
         // Same content already proposed (e.g. after a restart): count it.
         Err(kube::Error::Api(s)) if s.code == 409 => {
-            let current = api.get(&name).await?;
-            let occurrences = current.status.as_ref().map_or(0, |s| s.occurrences) + 1;
-            let patch = serde_json::json!({ "status": { "occurrences": occurrences, "lastSeen": Time(now) } });
-            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            count_occurrence(api, api.get(&name).await?, now).await?;
             return Ok(Outcome::Updated(name));
         }
         Err(e) => return Err(e),
@@ -165,6 +154,29 @@ pub async fn propose(
     let created = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await?;
     announce(recorder, &created, pod).await;
     Ok(Outcome::Created(name))
+}
+
+/// Counts one more occurrence on `rxp`. Only `occurrences` and `lastSeen`
+/// are written, guarded by the read resourceVersion (retried on conflict),
+/// so this never overwrites a phase or step the executor wrote meanwhile.
+async fn count_occurrence(
+    api: &Api<RecoveryProposal>,
+    mut rxp: RecoveryProposal,
+    now: Timestamp,
+) -> Result<(), kube::Error> {
+    for _ in 0..5 {
+        let occurrences = rxp.status.as_ref().map_or(0, |s| s.occurrences) + 1;
+        let patch = serde_json::json!({
+            "metadata": { "resourceVersion": rxp.metadata.resource_version },
+            "status": { "occurrences": occurrences, "lastSeen": Time(now) }
+        });
+        match api.patch_status(&rxp.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => rxp = api.get(&rxp.name_any()).await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Events on the proposal and the pod, and one JSON line on stdout.
