@@ -557,3 +557,83 @@ async fn each_failure_class_gets_its_proposal_and_plan() -> Result<()> {
     })
     .await
 }
+
+/// POSTs `body` on loopback; returns the status line and body.
+async fn http_post(port: u16, path: &str, headers: &[(&str, String)], body: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let mut req = format!("POST {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).await?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await?;
+    Ok(out)
+}
+
+/// A Slack button click, signed exactly as Slack signs it.
+fn signed_click(secret: &str, user: &str, action: &str, value: &str) -> (Vec<(&'static str, String)>, String) {
+    use hmac::{KeyInit, Mac};
+    let mut payload: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/chatops/block_actions.json")).expect("fixture");
+    payload["user"]["id"] = json!(user);
+    payload["response_url"] = json!("http://127.0.0.1:9/unused");
+    payload["actions"][0]["action_id"] = json!(action);
+    payload["actions"][0]["value"] = json!(value);
+    let body = form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish();
+    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{ts}:{body}").as_bytes());
+    let sig: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let headers = vec![
+        ("Content-Type", "application/x-www-form-urlencoded".to_owned()),
+        ("X-Slack-Request-Timestamp", ts.to_string()),
+        ("X-Slack-Signature", format!("v0={sig}")),
+    ];
+    (headers, body)
+}
+
+/// The whole loop from a chat button: `podmedic run` serves the Slack
+/// endpoint; a forged click is refused; a signed click by an allowed
+/// approver executes and verifies the fix.
+#[tokio::test]
+async fn a_slack_button_approves_and_the_fix_is_executed() -> Result<()> {
+    in_namespace("ctl-slack", |client, ns| async move {
+        create_deployment(&client, &ns, &healable_kv("llama")?.deployment()).await?;
+        let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+        let approvers = format!("{ns}=U0SRE");
+        let ctl = Controller::start(
+            &ns,
+            &["--verify-window-cap", "4s", "--slack-signing-secret", secret, "--slack-approvers", &approvers],
+        )
+        .await?;
+        let p = wait_for_proposal(&client, &ns).await?;
+        let value = format!("{ns}/{}/{}", p.name_any(), p.spec.content_hash);
+        let path = "/chatops/slack/interactions";
+
+        let (headers, body) = signed_click("not-the-secret", "U0SRE", "podmedic:approve", &value);
+        let resp = http_post(ctl.port, path, &headers, &body).await?;
+        assert!(resp.starts_with("HTTP/1.0 401") || resp.starts_with("HTTP/1.1 401"), "{resp}");
+        let (headers, body) = signed_click(secret, "U0MALLORY", "podmedic:approve", &value);
+        let resp = http_post(ctl.port, path, &headers, &body).await?;
+        assert!(resp.contains(" 403 "), "{resp}");
+        let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
+        assert_eq!(api.get(&p.name_any()).await?.status.unwrap().phase, Phase::Proposed, "refused clicks change nothing");
+
+        let (headers, body) = signed_click(secret, "U0SRE", "podmedic:approve", &value);
+        let resp = http_post(ctl.port, path, &headers, &body).await?;
+        assert!(resp.contains(" 200 ") || resp.contains(" 202 "), "{resp}");
+        // The same request again is a replay.
+        let resp = http_post(ctl.port, path, &headers, &body).await?;
+        assert!(resp.contains(" 409 ") || resp.contains(" 401 "), "{resp}");
+        let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::Succeeded, TIMEOUT).await?;
+        let s = done.status.unwrap();
+        assert_eq!((s.decided_by.as_deref(), s.decided_via), (Some("slack:U0SRE"), Some(podmedic::crd::DecidedVia::Slack)));
+        assert!(container_args(&client, &ns, "llama").await?.contains(&"20736".to_owned()));
+        Ok(())
+    })
+    .await
+}
