@@ -53,6 +53,11 @@ pub struct ControllerConfig {
     #[arg(long, env = "PODMEDIC_BREAKER_WINDOW", default_value = "15m", value_parser = parse_duration)]
     pub breaker_window: Duration,
 
+    /// Cap on how long a fixed workload must stay free of restarts before a
+    /// proposal succeeds (playbooks say how long; this only shortens it).
+    #[arg(long, env = "PODMEDIC_VERIFY_WINDOW_CAP", value_parser = parse_duration)]
+    pub verify_window_cap: Option<Duration>,
+
     /// Address of the HTTP server (/metrics, /healthz, /readyz, ChatOps callbacks).
     #[arg(long, env = "PODMEDIC_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,

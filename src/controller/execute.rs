@@ -617,6 +617,7 @@ async fn verify(
     key: &str,
 ) -> Result<Action, ExecError> {
     let (timeout, window) = verification_of(rxp.spec.plan.as_ref());
+    let window = ctx.config.verify_window_cap.map_or(window, |cap| window.min(cap));
     let started = status.verify_started_at.clone().unwrap_or_else(now);
     let elapsed = Timestamp::now().duration_since(started.0).unsigned_abs();
     let health = workload_health(ctx, rxp, status.applied_generation).await?;
