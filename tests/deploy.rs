@@ -2,8 +2,9 @@
 //!
 //! Without a cluster: the chart's CRD copies are `podmedic crd`'s output,
 //! the controller's RBAC is exactly the table below, the Deployment's
-//! environment parses as `podmedic run`'s configuration, and every
-//! `podmedic_*` metric the alerts and the dashboard use exists.
+//! environment parses as `podmedic run`'s configuration (with default
+//! values, and with every option, `tests/deploy/all-options.rendered.yaml`),
+//! and every `podmedic_*` metric the alerts and the dashboard use exists.
 //!
 //! Against the local control plane (`tests/cluster/up`, then
 //! `eval "$(tests/cluster/env)"`): `deploy/manifests/` is applied as
@@ -234,44 +235,67 @@ fn controller_rbac_is_exactly_what_it_needs() {
     assert_eq!(viewer["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"], "true");
 }
 
-/// Environment variables the chart sets that `podmedic run` does not read
-/// itself: ChatOps credentials (only with `chatops.existingSecret`).
-const CHATOPS_ENV: &[&str] = &["PODMEDIC_SLACK_SIGNING_SECRET", "PODMEDIC_SLACK_BOT_TOKEN", "PODMEDIC_WEBHOOK_SECRET"];
-/// `podmedic run` variables the chart leaves unset by default, and why.
+/// `podmedic run` variables the chart never sets, and why.
+const NEVER_SET: &[&str] = &[
+    "PODMEDIC_PATTERNS",  // the built-in signature library (extraEnv can set it)
+    "PODMEDIC_PLAYBOOKS", // the built-in playbooks (extraEnv can set it)
+    // Secrets as values would show in the process environment and to anyone
+    // who may read the Deployment; the chart mounts them and sets *_FILE.
+    "PODMEDIC_SLACK_BOT_TOKEN",
+    "PODMEDIC_SLACK_SIGNING_SECRET",
+    "PODMEDIC_SLACK_WEBHOOK_URL",
+    "PODMEDIC_WEBHOOK_SECRET",
+    "PODMEDIC_WEBHOOK_URL",
+];
+/// `podmedic run` variables the chart sets only when asked to, and why
+/// (`tests/deploy/all-options.rendered.yaml` sets every one of them).
 const UNSET_BY_DEFAULT: &[&str] = &[
-    "PODMEDIC_NAMESPACES", // empty: all namespaces
-    "PODMEDIC_PATTERNS",   // the built-in signature library
-    "PODMEDIC_PLAYBOOKS",  // the built-in playbooks
-    "PODMEDIC_SELECTOR",   // empty: every pod
+    "PODMEDIC_NAMESPACES",        // empty: all namespaces
+    "PODMEDIC_SELECTOR",          // empty: every pod
+    "PODMEDIC_VERIFY_WINDOW_CAP", // the playbooks' verification windows
+    // ChatOps is off until chatops.existingSecret names its credentials.
+    "PODMEDIC_CHATOPS_APPROVERS_FILE",
+    "PODMEDIC_CHATOPS_MAX_ATTEMPTS",
+    "PODMEDIC_CHATOPS_QUEUE",
+    "PODMEDIC_CHATOPS_RETRY_BASE",
+    "PODMEDIC_CHATOPS_SUBJECT_ACCESS_REVIEW",
+    "PODMEDIC_SLACK_API_URL",
+    "PODMEDIC_SLACK_APPROVERS",
+    "PODMEDIC_SLACK_BOT_TOKEN_FILE",
+    "PODMEDIC_SLACK_CHANNEL",
+    "PODMEDIC_SLACK_SIGNING_SECRET_FILE",
+    "PODMEDIC_SLACK_USERS",
+    "PODMEDIC_SLACK_WEBHOOK_URL_FILE",
+    "PODMEDIC_WEBHOOK_APPROVERS",
+    "PODMEDIC_WEBHOOK_SECRET_FILE",
+    "PODMEDIC_WEBHOOK_URL_FILE",
 ];
 
-#[test]
-fn deployment_environment_is_a_valid_podmedic_run_configuration() {
-    let dep = manifest("Deployment", "podmedic");
-    let pod = &dep["spec"]["template"]["spec"];
-    let c = &pod["containers"][0];
-    assert_eq!(c["args"], json!(["run"]));
+/// `podmedic run`'s flags, as a clap command.
+fn run_command() -> clap::Command {
+    ControllerConfig::augment_args(clap::Command::new("run").no_binary_name(true))
+}
 
-    let cmd = ControllerConfig::augment_args(clap::Command::new("run").no_binary_name(true));
-    let by_env: BTreeMap<String, String> = cmd
+/// The container's environment as `podmedic run` flags (values only; the
+/// downward API's fields become a placeholder), and the variables it sets.
+fn env_as_flags(c: &Value) -> (Vec<String>, BTreeSet<String>) {
+    let by_env: BTreeMap<String, String> = run_command()
         .get_arguments()
         .filter_map(|a| Some((a.get_env()?.to_str()?.to_owned(), a.get_long()?.to_owned())))
         .collect();
-
     let mut argv = Vec::new();
     let mut set = BTreeSet::new();
     for e in c["env"].as_array().unwrap() {
         let name = e["name"].as_str().unwrap();
-        set.insert(name.to_owned());
-        if CHATOPS_ENV.contains(&name) {
-            continue;
-        }
+        assert!(set.insert(name.to_owned()), "the chart sets {name} twice");
         let long =
             by_env.get(name).unwrap_or_else(|| panic!("the chart sets {name}, which podmedic run does not read"));
         if let Some(v) = e["value"].as_str() {
             argv.push(format!("--{long}={v}"));
         } else {
-            let field = e["valueFrom"]["fieldRef"]["fieldPath"].as_str().unwrap();
+            let field = e["valueFrom"]["fieldRef"]["fieldPath"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} comes from {}; only values and the downward API", e["valueFrom"]));
             let want = match name {
                 "POD_NAME" => "metadata.name",
                 "POD_NAMESPACE" => "metadata.namespace",
@@ -281,12 +305,28 @@ fn deployment_environment_is_a_valid_podmedic_run_configuration() {
             argv.push(format!("--{long}=from-downward-api"));
         }
     }
-    let unset: Vec<&str> = by_env.keys().map(String::as_str).filter(|n| !set.contains(*n)).collect();
+    let unset: BTreeSet<String> = by_env.keys().filter(|n| !set.contains(*n)).cloned().collect();
+    (argv, unset)
+}
+
+fn names(list: &[&[&str]]) -> BTreeSet<String> {
+    list.iter().flat_map(|l| l.iter().map(|s| s.to_string())).collect()
+}
+
+#[test]
+fn deployment_environment_is_a_valid_podmedic_run_configuration() {
+    let dep = manifest("Deployment", "podmedic");
+    let pod = &dep["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(c["args"], json!(["run"]));
+
+    let (argv, unset) = env_as_flags(c);
     assert_eq!(
-        unset, UNSET_BY_DEFAULT,
+        unset,
+        names(&[NEVER_SET, UNSET_BY_DEFAULT]),
         "podmedic run variables the chart does not set (expose new flags in values.yaml)"
     );
-
+    let cmd = run_command();
     let matches = cmd.try_get_matches_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
     let cfg = ControllerConfig::from_arg_matches(&matches).unwrap();
     assert!(cfg.dry_run, "dry-run must be on by default");
@@ -300,6 +340,10 @@ fn deployment_environment_is_a_valid_podmedic_run_configuration() {
     assert!(cfg.leader_election);
     assert_eq!(cfg.lease_name, "podmedic");
     assert_eq!(cfg.log_format, "json");
+    assert_eq!(cfg.verify_window_cap, None);
+    let chatops = cfg.chatops.settings().expect("ChatOps settings");
+    assert!(chatops.notifier.slack.is_none() && chatops.notifier.webhook.is_none(), "ChatOps is off by default");
+    assert!(pod["volumes"].as_array().unwrap().iter().all(|v| v["name"] == "tmp"), "{}", pod["volumes"]);
 
     // Two replicas with leader election, a PDB, a non-root read-only container.
     assert_eq!(dep["spec"]["replicas"], 2);
@@ -312,6 +356,98 @@ fn deployment_environment_is_a_valid_podmedic_run_configuration() {
     assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+}
+
+/// `tests/deploy/all-options.rendered.yaml`: the chart with every optional
+/// setting (`tests/deploy/all-options.values.yaml`) sets every variable of
+/// `podmedic run` except [`NEVER_SET`]; secrets and the approvers file
+/// arrive as read-only mounted files, and the result passes podmedic's own
+/// start-up checks (the mounted files recreated in a temporary directory).
+#[test]
+fn every_chart_option_is_a_valid_podmedic_run_configuration() {
+    let docs = yaml_docs("tests/deploy/all-options.rendered.yaml");
+    let one = |kind: &str| docs.iter().find(|d| kind_of(d) == kind).unwrap_or_else(|| panic!("no {kind}")).clone();
+    let (dep, approvers_cm) = (one("Deployment"), one("ConfigMap"));
+    let pod = &dep["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    let (argv, unset) = env_as_flags(c);
+    assert_eq!(unset, names(&[NEVER_SET]), "podmedic run variables no chart option sets");
+    let text = serde_json::to_string(c).unwrap();
+    assert!(!text.contains("secretKeyRef"), "a secret as an environment variable: {text}");
+
+    // Each file a variable names lies in a read-only mount of the ChatOps
+    // Secret (one of its listed keys) or of the approvers ConfigMap.
+    let volumes: BTreeMap<&str, &Value> =
+        pod["volumes"].as_array().unwrap().iter().map(|v| (v["name"].as_str().unwrap(), v)).collect();
+    let secret = &volumes["chatops-secrets"]["secret"];
+    assert_eq!(secret["secretName"], "podmedic-chatops");
+    assert_eq!(secret["defaultMode"], 0o440, "secret files are 0440");
+    assert_eq!(pod["securityContext"]["fsGroup"], 65532, "the secret files' group is podmedic's");
+    let dir = tempfile::tempdir().unwrap();
+    let mut argv_local = Vec::new();
+    let mut files = BTreeSet::new();
+    for arg in &argv {
+        let (flag, value) = arg.split_once('=').unwrap();
+        if !(flag.ends_with("-file") && value.starts_with('/')) {
+            argv_local.push(arg.clone());
+            continue;
+        }
+        let mount = c["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| value.starts_with(&format!("{}/", m["mountPath"].as_str().unwrap())))
+            .unwrap_or_else(|| panic!("{flag}={value} is in no volume mount"));
+        assert_eq!(mount["readOnly"], true, "{mount}");
+        let key = &value[mount["mountPath"].as_str().unwrap().len() + 1..];
+        let volume = volumes[mount["name"].as_str().unwrap()];
+        let items = volume["secret"]["items"].as_array().or(volume["configMap"]["items"].as_array()).unwrap();
+        assert!(items.contains(&json!({"key": key, "path": key})), "{flag}: {key} is not mounted from {volume}");
+        let content = if volume.get("configMap").is_some() {
+            assert_eq!(volume["configMap"]["name"], approvers_cm["metadata"]["name"]);
+            approvers_cm["data"][key].as_str().unwrap().to_owned()
+        } else {
+            format!("test-value-of-{key}\n")
+        };
+        let local = dir.path().join(key);
+        std::fs::write(&local, content).unwrap();
+        argv_local.push(format!("{flag}={}", local.display()));
+        files.insert(flag.to_owned());
+    }
+    assert_eq!(files.len(), 6, "five secrets and the approvers file: {files:?}");
+
+    let matches = run_command().try_get_matches_from(&argv_local).unwrap_or_else(|e| panic!("{argv_local:?}: {e}"));
+    let cfg = ControllerConfig::from_arg_matches(&matches).unwrap();
+    assert_eq!(cfg.namespaces, ["llm-prod", "llm-staging"]);
+    assert_eq!(cfg.selector.as_deref(), Some("app.kubernetes.io/component=llm"));
+    assert_eq!(cfg.verify_window_cap, Some(Duration::from_secs(120)));
+    let s = cfg.chatops.settings().unwrap_or_else(|e| panic!("podmedic run would refuse to start: {e}"));
+    use podmedic::chatops::SlackTarget;
+    use podmedic::chatops::policy::Verdict;
+    match &s.notifier.slack {
+        Some(SlackTarget::Bot { api_url, token, channel }) => {
+            assert_eq!((api_url.as_str(), channel.as_str()), ("https://slack.example.com/api", "C0123PROPOSALS"));
+            assert_eq!(token.expose(), "test-value-of-slack-bot-token", "the trailing newline is dropped");
+        }
+        other => panic!("Slack posts with the bot token: {other:?}"),
+    }
+    assert_eq!(s.notifier.webhook.as_ref().unwrap().url.expose(), "test-value-of-webhook-url");
+    assert_eq!((s.notifier.queue_capacity, s.notifier.max_attempts), (64, 3));
+    assert_eq!(s.notifier.retry_base, Duration::from_secs(2));
+    let i = &s.inbound;
+    assert_eq!(i.slack_signing_secret.as_ref().unwrap().expose(), "test-value-of-slack-signing-secret");
+    assert_eq!(i.slack_approvers.verdict("llm-prod", "U0123ABCD"), Verdict::Allowed);
+    assert_eq!(i.slack_approvers.verdict("llm-other", "U0789IJKL"), Verdict::Allowed, "`*` in values");
+    assert_eq!(i.slack_approvers.verdict("llm-staging", "U0999STAGE"), Verdict::Allowed, "from the file");
+    assert_eq!(i.slack_approvers.groups_in("llm-prod").collect::<Vec<_>>(), ["S0456EFGH"]);
+    assert_eq!(i.slack_users["U0123ABCD"], "alice@example.com");
+    assert_eq!(i.slack_users["U0999STAGE"], "bob@example.com", "from the file");
+    assert_eq!(i.webhook_approvers.verdict("llm-prod", "alice"), Verdict::Allowed);
+    assert_eq!(i.webhook_approvers.verdict("llm-other", "carol"), Verdict::Allowed, "from the file");
+    assert_eq!(i.webhook_secret.as_ref().unwrap().expose(), "test-value-of-webhook-secret");
+    assert!(i.subject_access_review);
+    // The pods restart when the chart's approvers file changes.
+    assert!(dep["spec"]["template"]["metadata"]["annotations"]["checksum/chatops-approvers"].is_string());
 }
 
 #[test]
