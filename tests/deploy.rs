@@ -2,8 +2,9 @@
 //!
 //! Without a cluster: the chart's CRD copies are `podmedic crd`'s output,
 //! the controller's RBAC is exactly the table below, the Deployment's
-//! environment parses as `podmedic run`'s configuration, and every
-//! `podmedic_*` metric the alerts and the dashboard use exists.
+//! environment parses as `podmedic run`'s configuration (with default
+//! values, and with every option, `tests/deploy/all-options.rendered.yaml`),
+//! and every `podmedic_*` metric the alerts and the dashboard use exists.
 //!
 //! Against the local control plane (`tests/cluster/up`, then
 //! `eval "$(tests/cluster/env)"`): `deploy/manifests/` is applied as
@@ -16,7 +17,12 @@
 //! - the ValidatingAdmissionPolicy makes `podmedic.io/decided-by` the
 //!   requesting user's own name and keeps people to `podmedic.io/*`
 //!   annotations, while the controller's ServiceAccount is exempt;
-//! - podmedic's pods pass the namespace's `restricted` Pod Security level.
+//! - podmedic's pods pass the namespace's `restricted` Pod Security level;
+//! - end to end, the `podmedic run` binary with nothing but that
+//!   ServiceAccount's token (outside the cluster, execution on) proposes a
+//!   fix for a crash-looping vLLM-like Deployment, and once a person bound
+//!   to `podmedic-approver` approves it under their own name, applies and
+//!   verifies it: a new ReplicaSet with `--max-model-len 20736` is Ready.
 //!
 //! The plane is shared with other tests, so the shipped
 //! ValidatingAdmissionPolicyBinding (all namespaces) is not installed here;
@@ -52,6 +58,9 @@ use podmedic::crd::{
 };
 use podmedic::diagnosis::{EvidenceLine, Source};
 use serde_json::{Value, json};
+
+#[path = "common/cluster.rs"]
+mod cluster;
 
 /// Namespace and release of deploy/manifests/.
 const NS: &str = "podmedic";
@@ -234,44 +243,67 @@ fn controller_rbac_is_exactly_what_it_needs() {
     assert_eq!(viewer["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"], "true");
 }
 
-/// Environment variables the chart sets that `podmedic run` does not read
-/// itself: ChatOps credentials (only with `chatops.existingSecret`).
-const CHATOPS_ENV: &[&str] = &["PODMEDIC_SLACK_SIGNING_SECRET", "PODMEDIC_SLACK_BOT_TOKEN", "PODMEDIC_WEBHOOK_SECRET"];
-/// `podmedic run` variables the chart leaves unset by default, and why.
+/// `podmedic run` variables the chart never sets, and why.
+const NEVER_SET: &[&str] = &[
+    "PODMEDIC_PATTERNS",  // the built-in signature library (extraEnv can set it)
+    "PODMEDIC_PLAYBOOKS", // the built-in playbooks (extraEnv can set it)
+    // Secrets as values would show in the process environment and to anyone
+    // who may read the Deployment; the chart mounts them and sets *_FILE.
+    "PODMEDIC_SLACK_BOT_TOKEN",
+    "PODMEDIC_SLACK_SIGNING_SECRET",
+    "PODMEDIC_SLACK_WEBHOOK_URL",
+    "PODMEDIC_WEBHOOK_SECRET",
+    "PODMEDIC_WEBHOOK_URL",
+];
+/// `podmedic run` variables the chart sets only when asked to, and why
+/// (`tests/deploy/all-options.rendered.yaml` sets every one of them).
 const UNSET_BY_DEFAULT: &[&str] = &[
-    "PODMEDIC_NAMESPACES", // empty: all namespaces
-    "PODMEDIC_PATTERNS",   // the built-in signature library
-    "PODMEDIC_PLAYBOOKS",  // the built-in playbooks
-    "PODMEDIC_SELECTOR",   // empty: every pod
+    "PODMEDIC_NAMESPACES",        // empty: all namespaces
+    "PODMEDIC_SELECTOR",          // empty: every pod
+    "PODMEDIC_VERIFY_WINDOW_CAP", // the playbooks' verification windows
+    // ChatOps is off until chatops.existingSecret names its credentials.
+    "PODMEDIC_CHATOPS_APPROVERS_FILE",
+    "PODMEDIC_CHATOPS_MAX_ATTEMPTS",
+    "PODMEDIC_CHATOPS_QUEUE",
+    "PODMEDIC_CHATOPS_RETRY_BASE",
+    "PODMEDIC_CHATOPS_SUBJECT_ACCESS_REVIEW",
+    "PODMEDIC_SLACK_API_URL",
+    "PODMEDIC_SLACK_APPROVERS",
+    "PODMEDIC_SLACK_BOT_TOKEN_FILE",
+    "PODMEDIC_SLACK_CHANNEL",
+    "PODMEDIC_SLACK_SIGNING_SECRET_FILE",
+    "PODMEDIC_SLACK_USERS",
+    "PODMEDIC_SLACK_WEBHOOK_URL_FILE",
+    "PODMEDIC_WEBHOOK_APPROVERS",
+    "PODMEDIC_WEBHOOK_SECRET_FILE",
+    "PODMEDIC_WEBHOOK_URL_FILE",
 ];
 
-#[test]
-fn deployment_environment_is_a_valid_podmedic_run_configuration() {
-    let dep = manifest("Deployment", "podmedic");
-    let pod = &dep["spec"]["template"]["spec"];
-    let c = &pod["containers"][0];
-    assert_eq!(c["args"], json!(["run"]));
+/// `podmedic run`'s flags, as a clap command.
+fn run_command() -> clap::Command {
+    ControllerConfig::augment_args(clap::Command::new("run").no_binary_name(true))
+}
 
-    let cmd = ControllerConfig::augment_args(clap::Command::new("run").no_binary_name(true));
-    let by_env: BTreeMap<String, String> = cmd
+/// The container's environment as `podmedic run` flags (values only; the
+/// downward API's fields become a placeholder), and the variables it sets.
+fn env_as_flags(c: &Value) -> (Vec<String>, BTreeSet<String>) {
+    let by_env: BTreeMap<String, String> = run_command()
         .get_arguments()
         .filter_map(|a| Some((a.get_env()?.to_str()?.to_owned(), a.get_long()?.to_owned())))
         .collect();
-
     let mut argv = Vec::new();
     let mut set = BTreeSet::new();
     for e in c["env"].as_array().unwrap() {
         let name = e["name"].as_str().unwrap();
-        set.insert(name.to_owned());
-        if CHATOPS_ENV.contains(&name) {
-            continue;
-        }
+        assert!(set.insert(name.to_owned()), "the chart sets {name} twice");
         let long =
             by_env.get(name).unwrap_or_else(|| panic!("the chart sets {name}, which podmedic run does not read"));
         if let Some(v) = e["value"].as_str() {
             argv.push(format!("--{long}={v}"));
         } else {
-            let field = e["valueFrom"]["fieldRef"]["fieldPath"].as_str().unwrap();
+            let field = e["valueFrom"]["fieldRef"]["fieldPath"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} comes from {}; only values and the downward API", e["valueFrom"]));
             let want = match name {
                 "POD_NAME" => "metadata.name",
                 "POD_NAMESPACE" => "metadata.namespace",
@@ -281,12 +313,28 @@ fn deployment_environment_is_a_valid_podmedic_run_configuration() {
             argv.push(format!("--{long}=from-downward-api"));
         }
     }
-    let unset: Vec<&str> = by_env.keys().map(String::as_str).filter(|n| !set.contains(*n)).collect();
+    let unset: BTreeSet<String> = by_env.keys().filter(|n| !set.contains(*n)).cloned().collect();
+    (argv, unset)
+}
+
+fn names(list: &[&[&str]]) -> BTreeSet<String> {
+    list.iter().flat_map(|l| l.iter().map(|s| s.to_string())).collect()
+}
+
+#[test]
+fn deployment_environment_is_a_valid_podmedic_run_configuration() {
+    let dep = manifest("Deployment", "podmedic");
+    let pod = &dep["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(c["args"], json!(["run"]));
+
+    let (argv, unset) = env_as_flags(c);
     assert_eq!(
-        unset, UNSET_BY_DEFAULT,
+        unset,
+        names(&[NEVER_SET, UNSET_BY_DEFAULT]),
         "podmedic run variables the chart does not set (expose new flags in values.yaml)"
     );
-
+    let cmd = run_command();
     let matches = cmd.try_get_matches_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
     let cfg = ControllerConfig::from_arg_matches(&matches).unwrap();
     assert!(cfg.dry_run, "dry-run must be on by default");
@@ -300,6 +348,10 @@ fn deployment_environment_is_a_valid_podmedic_run_configuration() {
     assert!(cfg.leader_election);
     assert_eq!(cfg.lease_name, "podmedic");
     assert_eq!(cfg.log_format, "json");
+    assert_eq!(cfg.verify_window_cap, None);
+    let chatops = cfg.chatops.settings().expect("ChatOps settings");
+    assert!(chatops.notifier.slack.is_none() && chatops.notifier.webhook.is_none(), "ChatOps is off by default");
+    assert!(pod["volumes"].as_array().unwrap().iter().all(|v| v["name"] == "tmp"), "{}", pod["volumes"]);
 
     // Two replicas with leader election, a PDB, a non-root read-only container.
     assert_eq!(dep["spec"]["replicas"], 2);
@@ -312,6 +364,98 @@ fn deployment_environment_is_a_valid_podmedic_run_configuration() {
     assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
     assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+}
+
+/// `tests/deploy/all-options.rendered.yaml`: the chart with every optional
+/// setting (`tests/deploy/all-options.values.yaml`) sets every variable of
+/// `podmedic run` except [`NEVER_SET`]; secrets and the approvers file
+/// arrive as read-only mounted files, and the result passes podmedic's own
+/// start-up checks (the mounted files recreated in a temporary directory).
+#[test]
+fn every_chart_option_is_a_valid_podmedic_run_configuration() {
+    let docs = yaml_docs("tests/deploy/all-options.rendered.yaml");
+    let one = |kind: &str| docs.iter().find(|d| kind_of(d) == kind).unwrap_or_else(|| panic!("no {kind}")).clone();
+    let (dep, approvers_cm) = (one("Deployment"), one("ConfigMap"));
+    let pod = &dep["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    let (argv, unset) = env_as_flags(c);
+    assert_eq!(unset, names(&[NEVER_SET]), "podmedic run variables no chart option sets");
+    let text = serde_json::to_string(c).unwrap();
+    assert!(!text.contains("secretKeyRef"), "a secret as an environment variable: {text}");
+
+    // Each file a variable names lies in a read-only mount of the ChatOps
+    // Secret (one of its listed keys) or of the approvers ConfigMap.
+    let volumes: BTreeMap<&str, &Value> =
+        pod["volumes"].as_array().unwrap().iter().map(|v| (v["name"].as_str().unwrap(), v)).collect();
+    let secret = &volumes["chatops-secrets"]["secret"];
+    assert_eq!(secret["secretName"], "podmedic-chatops");
+    assert_eq!(secret["defaultMode"], 0o440, "secret files are 0440");
+    assert_eq!(pod["securityContext"]["fsGroup"], 65532, "the secret files' group is podmedic's");
+    let dir = tempfile::tempdir().unwrap();
+    let mut argv_local = Vec::new();
+    let mut files = BTreeSet::new();
+    for arg in &argv {
+        let (flag, value) = arg.split_once('=').unwrap();
+        if !(flag.ends_with("-file") && value.starts_with('/')) {
+            argv_local.push(arg.clone());
+            continue;
+        }
+        let mount = c["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| value.starts_with(&format!("{}/", m["mountPath"].as_str().unwrap())))
+            .unwrap_or_else(|| panic!("{flag}={value} is in no volume mount"));
+        assert_eq!(mount["readOnly"], true, "{mount}");
+        let key = &value[mount["mountPath"].as_str().unwrap().len() + 1..];
+        let volume = volumes[mount["name"].as_str().unwrap()];
+        let items = volume["secret"]["items"].as_array().or(volume["configMap"]["items"].as_array()).unwrap();
+        assert!(items.contains(&json!({"key": key, "path": key})), "{flag}: {key} is not mounted from {volume}");
+        let content = if volume.get("configMap").is_some() {
+            assert_eq!(volume["configMap"]["name"], approvers_cm["metadata"]["name"]);
+            approvers_cm["data"][key].as_str().unwrap().to_owned()
+        } else {
+            format!("test-value-of-{key}\n")
+        };
+        let local = dir.path().join(key);
+        std::fs::write(&local, content).unwrap();
+        argv_local.push(format!("{flag}={}", local.display()));
+        files.insert(flag.to_owned());
+    }
+    assert_eq!(files.len(), 6, "five secrets and the approvers file: {files:?}");
+
+    let matches = run_command().try_get_matches_from(&argv_local).unwrap_or_else(|e| panic!("{argv_local:?}: {e}"));
+    let cfg = ControllerConfig::from_arg_matches(&matches).unwrap();
+    assert_eq!(cfg.namespaces, ["llm-prod", "llm-staging"]);
+    assert_eq!(cfg.selector.as_deref(), Some("app.kubernetes.io/component=llm"));
+    assert_eq!(cfg.verify_window_cap, Some(Duration::from_secs(120)));
+    let s = cfg.chatops.settings().unwrap_or_else(|e| panic!("podmedic run would refuse to start: {e}"));
+    use podmedic::chatops::SlackTarget;
+    use podmedic::chatops::policy::Verdict;
+    match &s.notifier.slack {
+        Some(SlackTarget::Bot { api_url, token, channel }) => {
+            assert_eq!((api_url.as_str(), channel.as_str()), ("https://slack.example.com/api", "C0123PROPOSALS"));
+            assert_eq!(token.expose(), "test-value-of-slack-bot-token", "the trailing newline is dropped");
+        }
+        other => panic!("Slack posts with the bot token: {other:?}"),
+    }
+    assert_eq!(s.notifier.webhook.as_ref().unwrap().url.expose(), "test-value-of-webhook-url");
+    assert_eq!((s.notifier.queue_capacity, s.notifier.max_attempts), (64, 3));
+    assert_eq!(s.notifier.retry_base, Duration::from_secs(2));
+    let i = &s.inbound;
+    assert_eq!(i.slack_signing_secret.as_ref().unwrap().expose(), "test-value-of-slack-signing-secret");
+    assert_eq!(i.slack_approvers.verdict("llm-prod", "U0123ABCD"), Verdict::Allowed);
+    assert_eq!(i.slack_approvers.verdict("llm-other", "U0789IJKL"), Verdict::Allowed, "`*` in values");
+    assert_eq!(i.slack_approvers.verdict("llm-staging", "U0999STAGE"), Verdict::Allowed, "from the file");
+    assert_eq!(i.slack_approvers.groups_in("llm-prod").collect::<Vec<_>>(), ["S0456EFGH"]);
+    assert_eq!(i.slack_users["U0123ABCD"], "alice@example.com");
+    assert_eq!(i.slack_users["U0999STAGE"], "bob@example.com", "from the file");
+    assert_eq!(i.webhook_approvers.verdict("llm-prod", "alice"), Verdict::Allowed);
+    assert_eq!(i.webhook_approvers.verdict("llm-other", "carol"), Verdict::Allowed, "from the file");
+    assert_eq!(i.webhook_secret.as_ref().unwrap().expose(), "test-value-of-webhook-secret");
+    assert!(i.subject_access_review);
+    // The pods restart when the chart's approvers file changes.
+    assert!(dep["spec"]["template"]["metadata"]["annotations"]["checksum/chatops-approvers"].is_string());
 }
 
 #[test]
@@ -407,15 +551,7 @@ fn client_with_token(admin: &Config, token: &str) -> Result<Client> {
 /// A client authenticated as podmedic's ServiceAccount with a real,
 /// short-lived token from the TokenRequest API (what the kubelet mounts).
 async fn controller_client(admin_cfg: &Config, admin: &Client) -> Result<Client> {
-    let req = TokenRequest {
-        spec: Some(TokenRequestSpec { expiration_seconds: Some(600), ..TokenRequestSpec::default() }),
-        ..TokenRequest::default()
-    };
-    let tr = Api::<ServiceAccount>::namespaced(admin.clone(), NS)
-        .create_token_request(SA, &PostParams::default(), &req)
-        .await
-        .context("TokenRequest for podmedic's ServiceAccount")?;
-    let token = tr.status.and_then(|s| s.token).context("TokenRequest without a token")?;
+    let token = controller_token(admin).await?;
     let client = client_with_token(admin_cfg, &token)?;
     let review = whoami(&client).await?;
     ensure!(review == SA_USER, "the token authenticates as {review}, not {SA_USER}");
@@ -429,6 +565,20 @@ async fn controller_client(admin_cfg: &Config, admin: &Client) -> Result<Client>
     })
     .await?;
     Ok(client)
+}
+
+/// A real, short-lived token of podmedic's ServiceAccount from the
+/// TokenRequest API (what the kubelet mounts into podmedic's pods).
+async fn controller_token(admin: &Client) -> Result<String> {
+    let req = TokenRequest {
+        spec: Some(TokenRequestSpec { expiration_seconds: Some(1200), ..TokenRequestSpec::default() }),
+        ..TokenRequest::default()
+    };
+    let tr = Api::<ServiceAccount>::namespaced(admin.clone(), NS)
+        .create_token_request(SA, &PostParams::default(), &req)
+        .await
+        .context("TokenRequest for podmedic's ServiceAccount")?;
+    tr.status.and_then(|s| s.token).context("TokenRequest without a token")
 }
 
 async fn whoami(client: &Client) -> Result<String> {
@@ -963,4 +1113,243 @@ fn manifests_directory_holds_only_generated_files() {
         let text = read(&format!("deploy/manifests/{n}"));
         assert!(text.starts_with("# Generated by deploy/render"), "{n} lacks the generated header");
     }
+}
+
+// ---------------------------------------------------------------------------
+// End to end: the controller with nothing but its ServiceAccount's token
+// ---------------------------------------------------------------------------
+
+/// vLLM refusing to start: the KV cache holds 20736 tokens, not 32768.
+const KV_CACHE_LOG: &str = "INFO 11-27 12:00:00 api_server.py:528] vLLM API server version 0.6.3
+INFO 11-27 12:00:05 model_runner.py:1067] Loading model weights took 14.9888 GB
+INFO 11-27 12:00:09 gpu_executor.py:122] # GPU blocks: 1296, # CPU blocks: 2048
+ValueError: The model's max seq len (32768) is larger than the maximum number of tokens that can be stored in KV cache (20736). Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when initializing the engine.";
+
+/// A person allowed to approve in the test's namespace (podmedic-approver).
+const APPROVER: &str = "sre-dana";
+
+/// A `podmedic run` process; killed on drop. Its output goes to a file
+/// (a pipe nobody reads would block it), shown when the test fails.
+struct RunningController {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl RunningController {
+    /// Runs the binary outside the cluster with a kubeconfig that holds
+    /// only the ServiceAccount's token, as the chart's pods run it: leader
+    /// election on the chart's Lease in the release namespace.
+    fn start(admin_kubeconfig: &std::path::Path, token: &str, watch: &str) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let kubeconfig = dir.path().join("kubeconfig");
+        write_token_kubeconfig(admin_kubeconfig, token, &kubeconfig)?;
+        let log = dir.path().join("podmedic.log");
+        let out = std::fs::File::create(&log)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_podmedic"))
+            .args(["run", "--dry-run=false", "--namespaces", watch])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--leader-election=true", "--lease-name", "podmedic"])
+            // The playbook wants 5 minutes without a restart; a test cannot wait that long.
+            .args(["--verify-window-cap", "5s"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("KUBECONFIG", &kubeconfig)
+            .env("POD_NAMESPACE", NS)
+            .env("POD_NAME", format!("e2e-{watch}"))
+            .env("RUST_LOG", "info,podmedic=debug,kube=warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .context("spawning podmedic run")?;
+        Ok(RunningController { child, port, log, _dir: dir })
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn log_tail(&self, n: usize) -> String {
+        let text = self.log_text();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// Status line and body of `GET path`.
+    async fn get(&self, path: &str) -> Result<(String, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await?;
+        let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+        Ok((head.lines().next().unwrap_or("").to_owned(), body.to_owned()))
+    }
+}
+
+impl Drop for RunningController {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a kubeconfig for the admin's current cluster whose only
+/// credential is `token`.
+fn write_token_kubeconfig(admin: &std::path::Path, token: &str, out: &std::path::Path) -> Result<()> {
+    let kc: Value = serde_saphyr::from_str(&std::fs::read_to_string(admin)?)?;
+    let current = kc["current-context"].as_str().context("no current-context")?;
+    let named = |list: &str, name: &str| {
+        kc[list]
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["name"] == name))
+            .cloned()
+            .context(format!("{list} {name}"))
+    };
+    let context = named("contexts", current)?;
+    let cluster_name = context["context"]["cluster"].as_str().context("context without a cluster")?;
+    let mut cluster = named("clusters", cluster_name)?;
+    if let Some(ca) = cluster["cluster"]["certificate-authority"].as_str() {
+        // Relative to the kubeconfig it came from.
+        let ca = admin.parent().unwrap_or(std::path::Path::new(".")).join(ca);
+        cluster["cluster"]["certificate-authority"] = json!(ca);
+    }
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
+        "users": [{"name": "podmedic", "user": {"token": token}}],
+        "contexts": [{"name": "podmedic", "context": {"cluster": cluster_name, "user": "podmedic"}}],
+        "current-context": "podmedic",
+    });
+    std::fs::write(out, serde_json::to_vec_pretty(&config)?)?;
+    Ok(())
+}
+
+/// The chart's least-privilege claim, end to end: `podmedic run` outside the
+/// cluster, authenticated only by a TokenRequest token of the ServiceAccount
+/// that deploy/manifests/ creates (so with exactly the chart's RBAC: the
+/// default, cluster-wide binding of podmedic-workloads, the Lease role in
+/// `podmedic`), execution on, watches a fresh namespace where a vLLM-like
+/// Deployment crash-loops on a KV-cache error. It proposes lowering
+/// `--max-model-len` to 20736; a person bound to podmedic-approver approves
+/// under their own name (the admission policy would refuse any other); the
+/// controller patches the Deployment, a new ReplicaSet rolls out and becomes
+/// Ready, and the proposal ends `Succeeded`. The controller never hears
+/// "forbidden" on the way.
+#[tokio::test]
+async fn controller_with_only_its_service_account_fixes_a_crash_loop() -> Result<()> {
+    let test = "controller_with_only_its_service_account_fixes_a_crash_loop";
+    let Some(cfg) = admin_config_or_skip(test).await else { return Ok(()) };
+    let admin = Client::try_from(cfg.clone())?;
+    install(&admin).await?;
+    let a = admin.clone();
+    in_namespace(&a, "podmedic-e2e", |ns| async move {
+        let mut ctl = None;
+        let res = end_to_end(&cfg, &admin, &ns, &mut ctl).await;
+        if res.is_err() {
+            cluster::dump_namespace(&admin, &ns).await;
+            if let Ok(list) = Api::<RecoveryProposal>::namespaced(admin.clone(), &ns).list(&ListParams::default()).await
+            {
+                for p in list.items {
+                    let name = p.metadata.name.clone().unwrap_or_default();
+                    eprintln!("proposal {name}: {}", serde_json::to_string(&p.status).unwrap_or_default());
+                }
+            }
+            if let Some(c) = &ctl {
+                eprintln!("--- podmedic run (last 80 lines) ---\n{}", c.log_tail(80));
+            }
+        }
+        res
+    })
+    .await
+}
+
+async fn end_to_end(cfg: &Config, admin: &Client, ns: &str, ctl_slot: &mut Option<RunningController>) -> Result<()> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    poll("the namespace's default ServiceAccount", TIMEOUT, || async {
+        Ok(Api::<ServiceAccount>::namespaced(admin.clone(), ns).get_opt("default").await?.map(|_| ()))
+    })
+    .await?;
+    bind(admin, ns, APPROVER, "podmedic-approver").await?;
+
+    let mut spec = cluster::VllmSpec::new("llama");
+    spec.scenario = Some(cluster::Scenario::CrashLoop);
+    spec.previous_log = Some(cluster::cri_log(KV_CACHE_LOG)?);
+    spec.broken_while_args_contain = Some("32768".into());
+    spec.run_duration = Some("2s".into());
+    spec.backoff_duration = Some("3s".into());
+    cluster::create_deployment(admin, ns, &spec.deployment()).await?;
+
+    // The controller, as podmedic's ServiceAccount and nothing else.
+    let token = controller_token(admin).await?;
+    ensure!(whoami(&client_with_token(cfg, &token)?).await? == SA_USER, "the token is not podmedic's");
+    let kubeconfig = kubeconfig_path().context("no kubeconfig")?;
+    let ctl: &RunningController = ctl_slot.insert(RunningController::start(&kubeconfig, &token, ns)?);
+    poll("podmedic run to answer /readyz with 200", TIMEOUT, || async {
+        Ok(ctl.get("/readyz").await.ok().filter(|(status, _)| status.contains(" 200 ")).map(|_| ()))
+    })
+    .await?;
+    // It takes the chart's Lease (another run's may first have to expire).
+    poll("podmedic run to lead", Duration::from_secs(90), || async {
+        let (_, metrics) = ctl.get("/metrics").await?;
+        Ok(metrics.lines().any(|l| l == "podmedic_leader 1").then_some(()))
+    })
+    .await?;
+
+    let proposals: Api<RecoveryProposal> = Api::namespaced(admin.clone(), ns);
+    let proposal = poll("a RecoveryProposal", Duration::from_secs(120), || async {
+        Ok(proposals.list(&ListParams::default()).await?.items.into_iter().find(|p| p.status.is_some()))
+    })
+    .await?;
+    let name = proposal.metadata.name.clone().unwrap_or_default();
+    ensure!(proposal.spec.diagnosis.class == FailureClass::KvCacheOom, "{:?}", proposal.spec.diagnosis);
+    ensure!(!proposal.spec.dry_run, "the proposal is a dry run");
+    ensure!(
+        proposal.spec.diagnosis.captures.get("kv_tokens").map(String::as_str) == Some("20736"),
+        "{:?}",
+        proposal.spec.diagnosis.captures
+    );
+    let before = cluster::current_replica_set(admin, ns, "llama").await?.context("no current ReplicaSet")?;
+
+    // The approver decides under their own name (the admission policy
+    // refuses any other), through RBAC that may take a moment to apply.
+    let as_approver: Api<RecoveryProposal> = Api::namespaced(client_as(cfg, APPROVER)?, ns);
+    let approve = annotations(&[(DECISION_ANNOTATION, "approve"), (DECIDED_BY_ANNOTATION, APPROVER)]);
+    poll("the approval to be accepted", TIMEOUT, || async {
+        Ok(Some(as_approver.patch(&name, &PatchParams::default(), &merge(approve.clone())).await?))
+    })
+    .await?;
+
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let done = loop {
+        let p = proposals.get(&name).await?;
+        let status = p.status.clone().unwrap_or_default();
+        if status.phase == Phase::Succeeded {
+            break p;
+        }
+        ensure!(!status.phase.is_terminal(), "proposal {name} ended {:?}: {}", status.phase, status.message);
+        ensure!(Instant::now() < deadline, "proposal {name} still {:?} after 180s: {}", status.phase, status.message);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let status = done.status.unwrap_or_default();
+    ensure!(status.decided_by.as_deref() == Some(APPROVER), "decided by {:?}", status.decided_by);
+
+    // The fix is in the Deployment, rolled out as a new ReplicaSet whose pod is Ready.
+    let dep = Api::<Deployment>::namespaced(admin.clone(), ns).get("llama").await?;
+    let args = dep.spec.and_then(|s| s.template.spec).map(|s| s.containers[0].args.clone().unwrap_or_default());
+    let args = args.unwrap_or_default();
+    ensure!(args.iter().any(|a| a == "20736") && !args.iter().any(|a| a.contains("32768")), "args: {args:?}");
+    cluster::wait_for_rollout(admin, ns, "llama", TIMEOUT).await?;
+    let after = cluster::current_replica_set(admin, ns, "llama").await?.context("no current ReplicaSet")?;
+    ensure!(after.metadata.uid != before.metadata.uid, "no new ReplicaSet rolled out");
+    cluster::wait_for_ready_pod(admin, ns, "llama", TIMEOUT).await?;
+
+    let log = ctl.log_text();
+    let forbidden: Vec<&str> = log.lines().filter(|l| l.to_ascii_lowercase().contains("forbidden")).collect();
+    ensure!(forbidden.is_empty(), "the controller was refused something:\n{}", forbidden.join("\n"));
+    Ok(())
 }
