@@ -218,7 +218,12 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
     runtime.block_on(async move {
         let signatures = load_signatures(config.patterns.as_ref())?;
         let client = kube::Client::try_default().await.context("connecting to the Kubernetes API server")?;
-        let proposals: kube::Api<crate::crd::RecoveryProposal> = kube::Api::all(client.clone());
+        // Fail early and clearly when the CRD or the RBAC is missing, in the scope watched.
+        let proposals: kube::Api<crate::crd::RecoveryProposal> = match config.namespaces.iter().find(|n| !n.is_empty())
+        {
+            Some(ns) => kube::Api::namespaced(client.clone(), ns),
+            None => kube::Api::all(client.clone()),
+        };
         if let Err(e) = proposals.list(&kube::api::ListParams::default().limit(1)).await {
             let hint = match &e {
                 kube::Error::Api(s) if s.code == 404 => {

@@ -224,18 +224,19 @@ fn verification_of(plan: Option<&Value>) -> (Duration, Duration) {
 
 /// Runs the proposal controller until the stream ends.
 pub async fn run(ctx: Arc<Context>) {
-    let api: Api<RecoveryProposal> = match ctx.config.namespaces.iter().filter(|n| !n.is_empty()).count() {
-        1 => Api::namespaced(ctx.client.clone(), &ctx.config.namespaces[0]),
-        _ => Api::all(ctx.client.clone()),
-    };
-    Controller::new(api, watcher::Config::default())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "proposal reconcile failed");
-            }
-        })
-        .await;
+    // One controller per watched namespace, so namespaced RBAC suffices;
+    // one cluster-wide controller when no namespace is listed.
+    let apis = super::scoped_apis::<RecoveryProposal>(&ctx);
+    futures::future::join_all(apis.into_iter().map(|api| {
+        Controller::new(api, watcher::Config::default()).run(reconcile, error_policy, ctx.clone()).for_each(
+            |res| async move {
+                if let Err(e) = res {
+                    tracing::debug!(error = %e, "proposal reconcile failed");
+                }
+            },
+        )
+    }))
+    .await;
 }
 
 fn error_policy(_rxp: Arc<RecoveryProposal>, err: &ExecError, ctx: Arc<Context>) -> Action {

@@ -105,7 +105,13 @@ pub async fn run_loops(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + 's
     tokio::join!(proposals, crashes);
 }
 
-fn pod_apis(ctx: &Context) -> Vec<Api<Pod>> {
+/// The API handles for `K` in the watched scope: one per listed namespace,
+/// or one cluster-wide handle when none is listed.
+pub fn scoped_apis<K>(ctx: &Context) -> Vec<Api<K>>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
     let namespaces: Vec<&String> = ctx.config.namespaces.iter().filter(|n| !n.is_empty()).collect();
     if namespaces.is_empty() {
         vec![Api::all(ctx.client.clone())]
@@ -120,7 +126,7 @@ async fn crash_pipeline(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + '
     if let Some(sel) = &ctx.config.selector {
         wc = wc.labels(sel);
     }
-    let streams = pod_apis(&ctx).into_iter().map(|api| {
+    let streams = scoped_apis::<Pod>(&ctx).into_iter().map(|api| {
         watcher(api, wc.clone())
             .default_backoff()
             .modify(|pod: &mut Pod| {
