@@ -94,6 +94,9 @@ pub struct Diagnosis {
     pub model: Option<ModelOpinion>,
 }
 
+/// How many trailing (normalised, non-empty) log lines the classifier reads.
+pub const MODEL_WINDOW_LINES: usize = 50;
+
 /// A learned classifier over log lines.
 pub trait Classifier: Send + Sync {
     /// Probabilities over [`FailureClass::ALL`] (same order) for a window of
@@ -156,7 +159,8 @@ fn fact_signals(ev: &Evidence) -> Vec<FactSignal> {
             ProbeKill::Startup => ("startup-probe", "startup"),
             ProbeKill::Liveness => ("liveness-probe", "liveness"),
         };
-        let detail = ev.probe_failure_message().map(|m| format!(" ({})", crate::util::truncate(m, 160))).unwrap_or_default();
+        let detail =
+            ev.probe_failure_message().map(|m| format!(" ({})", crate::util::truncate(m, 160))).unwrap_or_default();
         out.push(FactSignal {
             class: FailureClass::StartupProbeKill,
             subclass: sub,
@@ -212,7 +216,7 @@ pub fn diagnose(
 
     // 3–4. The model.
     let model_opinion = model.map(|m| {
-        let window = normalised_window(ev, 50);
+        let window = normalised_window(ev, MODEL_WINDOW_LINES);
         let refs: Vec<&str> = window.iter().map(String::as_str).collect();
         let probs = m.predict(&refs);
         let (i, p) = probs.iter().enumerate().fold((0, f32::MIN), |acc, (i, &p)| if p > acc.1 { (i, p) } else { acc });
@@ -252,7 +256,8 @@ pub fn diagnose(
 
     // Evidence and captures from the winning class's hits, strongest first.
     let mut class_hits: Vec<&Hit> = hits.iter().filter(|h| sigs[h.signature].class == class).collect();
-    class_hits.sort_by(|a, b| sigs[b.signature].weight.total_cmp(&sigs[a.signature].weight).then(a.line_no.cmp(&b.line_no)));
+    class_hits
+        .sort_by(|a, b| sigs[b.signature].weight.total_cmp(&sigs[a.signature].weight).then(a.line_no.cmp(&b.line_no)));
     let class_facts: Vec<&FactSignal> = facts.iter().filter(|f| f.class == class).collect();
 
     let mut captures = BTreeMap::new();
@@ -286,7 +291,11 @@ pub fn diagnose(
             let line = class_hits[0].line_no;
             format!("{} (log line {line}): {}.", s.render_summary(&captures).trim_end_matches('.'), class.description())
         }
-        _ => format!("The log reads like {} ({}), by the classifier's reading; no signature matched.", class, class.description()),
+        _ => format!(
+            "The log reads like {} ({}), by the classifier's reading; no signature matched.",
+            class,
+            class.description()
+        ),
     };
 
     Diagnosis {
@@ -339,7 +348,12 @@ fn unknown(
         evidence,
         summary,
         captures: BTreeMap::new(),
-        signatures: hits.iter().map(|h| sigs[h.signature].id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
+        signatures: hits
+            .iter()
+            .map(|h| sigs[h.signature].id.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         alternatives,
         model,
     }

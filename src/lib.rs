@@ -2,6 +2,7 @@
 //! human-approved fixes. See DESIGN.md for the flow; each module's docs say
 //! what it owns.
 pub mod class;
+pub mod classifier;
 pub mod diagnosis;
 pub mod evidence;
 pub mod logtext;

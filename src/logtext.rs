@@ -127,11 +127,13 @@ pub fn normalize_line(raw: &[u8], out: &mut String) {
 
 fn normalize_json_or_copy(s: &str, out: &mut String) {
     let trimmed = s.trim();
-    if trimmed.len() >= 2 && trimmed.starts_with('{') && trimmed.ends_with('}') {
-        if let Some(msg) = json_message(trimmed) {
-            out.push_str(&msg);
-            return;
-        }
+    if trimmed.len() >= 2
+        && trimmed.starts_with('{')
+        && trimmed.ends_with('}')
+        && let Some(msg) = json_message(trimmed)
+    {
+        out.push_str(&msg);
+        return;
     }
     out.push_str(s);
 }
