@@ -865,4 +865,17 @@ NOISE = [
     "Not enough SMs to use max_autotune_gemm mode",
     "Using a slow image processor as `use_fast` is unset and a slow processor was saved with this model.",
     "We will use 90% of the memory on device 0 for storing the model, and 10% for the buffer to avoid OOM. You can set `max_memory` in to a higher value to use more memory (at your own risk).",
+    # Benign lines that name memory, failures or NCCL warnings (hard negatives).
+    "ggml_cuda_host_malloc: failed to allocate «mib» MiB of pinned memory: out of memory",
+    "warning: failed to mlock «bytes»-byte buffer (after previously locking 0 bytes): Cannot allocate memory\nTry increasing RLIMIT_MEMLOCK ('ulimit -l' as root).",
+    "[W«mmdd» «hhmmss».«pid» CUDAAllocatorConfig.h:28] Warning: expandable_segments not supported on this platform (function operator())",
+    "«site»/torch/_utils.py:«line»: UserWarning: TypedStorage is deprecated. It will be removed in the future and UntypedStorage will be the only storage class. This should only matter to you if you are using storages directly.",
+    "«host»:«pid»:«pid» [0] NCCL INFO NET/IB : No device found.",
+    "«host»:«pid»:«pid» [0] NCCL WARN NET/IB : No device found.",
+    "[rank0]:[W«mmdd» «hhmmss».«pid» ProcessGroupNCCL.cpp:«line»] [PG ID 0 PG GUID 0 Rank 0]  using GPU 0 to perform barrier as devices used by this process are currently unknown. This can potentially cause a hang if this rank to GPU mapping is incorrect. Specify device_ids in barrier() to force use of a particular device, or call init_process_group() with a device_id.",
+    "WARNING «mmdd» «hhmmss» shm_broadcast.py:«line»] No available shared memory broadcast block found in 60 second. This typically happens when some processes are hanging or doing some time-consuming work (e.g. compilation).",
+    "INFO «mmdd» «hhmmss» [gpu_worker.py:«line»] Memory profiling takes «secs» seconds. Total non-torch memory: «gibs»GiB; torch peak memory increase: «gibs»GiB; non-torch forward increase memory: «gibs»GiB; weights memory: «gib3»GiB.",
+    "llama_new_context_with_model: CUDA_Host  output buffer size =     2.02 MiB",
+    "ERROR:    Exception in ASGI application (client disconnected while streaming)",
+    "WARNING: failed to send usage stats: timeout after 10s",
 ]
