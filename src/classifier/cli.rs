@@ -30,8 +30,8 @@ pub struct TrainArgs {
     /// Embedding width.
     #[arg(long, default_value_t = TrainConfig::default().model.dim)]
     pub dim: usize,
-    /// Hidden width (line-max-mlp).
-    #[arg(long, default_value_t = TrainConfig::default().model.hidden)]
+    /// Hidden width (line-max-mlp, line-mil, hybrid; ignored by the others).
+    #[arg(long, default_value_t = 64)]
     pub hidden: usize,
     /// log2 of the hashed feature space.
     #[arg(long, default_value_t = TrainConfig::default().featurizer.buckets.trailing_zeros(), value_parser = clap::value_parser!(u32).range(10..=24))]
@@ -67,7 +67,10 @@ impl TrainArgs {
                 char_max: self.char_max,
                 ..d.featurizer
             },
-            model: ModelConfig { arch: self.arch, dim: self.dim, hidden: self.hidden },
+            model: {
+                let m = ModelConfig { arch: self.arch, dim: self.dim, hidden: self.hidden };
+                ModelConfig { hidden: if m.has_hidden() { self.hidden } else { 0 }, ..m }
+            },
             epochs: self.epochs,
             seed: self.seed,
             line_weight: self.line_weight,
@@ -181,14 +184,15 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
     let cfg = FusionConfig::default();
     let results = evaluate(&examples, &signatures, Some(&probs), &cfg);
     if let Some(path) = &args.dump {
-        let mut out = String::from("id\tseed\ttruth\tsignatures\tmodel\tmodel_p\tmodel_top\tfused\n");
+        let mut out = String::from("id\tseed\ttruth\tsignatures\tmodel\tmodel_p\tmodel_top\tfused\tsignature_ids\n");
         for (e, p) in examples.iter().zip(&probs) {
             let ev = e.evidence();
-            let sig = crate::diagnosis::diagnose(&ev, &signatures, None, &cfg).class;
+            let sig_d = crate::diagnosis::diagnose(&ev, &signatures, None, &cfg);
+            let sig = sig_d.class;
             let fused = crate::diagnosis::diagnose(&ev, &signatures, Some(&super::eval::Cached(*p)), &cfg).class;
             let (top, tp) = p.iter().enumerate().fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
             out.push_str(&format!(
-                "{}\t{}\t{}\t{}\t{}\t{:.3}\t{}\t{}\n",
+                "{}\t{}\t{}\t{}\t{}\t{:.3}\t{}\t{}\t{}\n",
                 e.id,
                 e.seed,
                 e.class,
@@ -196,7 +200,8 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
                 model_decision(p, &cfg),
                 tp,
                 crate::class::FailureClass::ALL[top],
-                fused
+                fused,
+                sig_d.signatures.join(",")
             ));
         }
         std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?;

@@ -176,20 +176,23 @@ pub fn tune_fusion(
     out
 }
 
-/// The grid `eval --tune` sweeps.
+/// The grid `eval --tune` sweeps. Two values are not swept:
+/// `root_cause_margin` stays at its default, because the synthetic dev
+/// split has too few causal chains (Xid then NCCL, driver then "no GPUs")
+/// to tune it; `abstain_below` stays above 0.45, the weight of a bare exit
+/// 137, which must remain only a hint (see the diagnosis tests).
 pub fn fusion_grid() -> Vec<FusionConfig> {
+    let margin = FusionConfig::default().root_cause_margin;
     let mut v = Vec::new();
-    for strong in [0.8, 0.85, 0.9, 0.95] {
-        for decides in [0.4, 0.5, 0.6, 0.7, 0.8, 0.9] {
-            for margin in [0.05, 0.1, 0.15, 0.2] {
-                for abstain in [0.3, 0.4, 0.5, 0.6] {
-                    v.push(FusionConfig {
-                        strong_signature: strong,
-                        model_decides: decides,
-                        root_cause_margin: margin,
-                        abstain_below: abstain,
-                    });
-                }
+    for strong in [0.75, 0.8, 0.85, 0.9, 0.95] {
+        for decides in [0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9] {
+            for abstain in [0.5, 0.55, 0.6] {
+                v.push(FusionConfig {
+                    strong_signature: strong,
+                    model_decides: decides,
+                    root_cause_margin: margin,
+                    abstain_below: abstain,
+                });
             }
         }
     }

@@ -186,16 +186,14 @@ impl ModelClassifier {
             Ok(t)
         };
         let buckets = meta.featurizer.buckets as usize;
-        let classes = FailureClass::COUNT;
         let embedding = load("embedding", &[buckets, cfg.dim])?;
-        let hidden = match cfg.arch {
-            model::Arch::LineMaxMlp => {
-                Some((load("hidden.weight", &[cfg.hidden, cfg.dim])?, load("hidden.bias", &[cfg.hidden])?))
-            }
-            _ => None,
+        let hidden = if cfg.has_hidden() {
+            Some((load("hidden.weight", &[cfg.hidden, cfg.dim])?, load("hidden.bias", &[cfg.hidden])?))
+        } else {
+            None
         };
-        let out_w = load("output.weight", &[classes, cfg.pooled()])?;
-        let out_b = load("output.bias", &[classes])?;
+        let out_w = load("output.weight", &[cfg.out_rows(), cfg.pooled()])?;
+        let out_b = load("output.bias", &[cfg.out_rows()])?;
         let cpu = Params { embedding, hidden, out_w, out_b };
         let dense = Dense::new(&cpu)?;
         let (params, emb) = if device.is_cpu() {
@@ -317,7 +315,7 @@ fn validate_meta(meta: &ModelMeta) -> Result<(), ClassifierError> {
     }
     meta.featurizer.validate().map_err(ClassifierError::Invalid)?;
     let m = meta.model;
-    if m.dim == 0 || m.dim > 1024 || (m.arch == model::Arch::LineMaxMlp && (m.hidden == 0 || m.hidden > 4096)) {
+    if m.dim == 0 || m.dim > 1024 || (m.has_hidden() && (m.hidden == 0 || m.hidden > 4096)) {
         return bad(format!("implausible model shape {m:?}"));
     }
     if !(meta.temperature.is_finite() && meta.temperature > 0.0) {

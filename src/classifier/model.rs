@@ -39,6 +39,17 @@ pub enum Arch {
     LineMax,
     /// Per-line mean embedding, a ReLU hidden layer, max over lines, then linear.
     LineMaxMlp,
+    /// Multiple-instance: each line is scored on its own (mean embedding,
+    /// ReLU hidden layer, linear), a class's window logit is its best
+    /// line's logit, and `unknown`'s logit is a learned constant: a window is
+    /// a class when some line is evidence of it, never because of lines that
+    /// look unfamiliar.
+    LineMil,
+    /// The mean of two heads on one embedding and hidden layer: the
+    /// [`Arch::LineMil`] head, and a [`Arch::LineMaxMlp`]-style head on the
+    /// max-pooled hidden layer, which can read context no single line
+    /// carries (a log that stops mid-load, a bare `Killed`).
+    Hybrid,
 }
 
 /// Shape of the network. Stored in the model file.
@@ -49,14 +60,24 @@ pub struct ModelConfig {
     pub arch: Arch,
     /// Embedding width.
     pub dim: usize,
-    /// Hidden width ([`Arch::LineMaxMlp`] only).
+    /// Hidden width ([`Arch::LineMaxMlp`] and [`Arch::LineMil`]).
     pub hidden: usize,
 }
 
 impl ModelConfig {
     /// Width of the pooled vector that feeds the output layer.
     pub fn pooled(&self) -> usize {
-        if self.arch == Arch::LineMaxMlp { self.hidden } else { self.dim }
+        if self.has_hidden() { self.hidden } else { self.dim }
+    }
+
+    /// Whether the network has the hidden layer.
+    pub fn has_hidden(&self) -> bool {
+        matches!(self.arch, Arch::LineMaxMlp | Arch::LineMil | Arch::Hybrid)
+    }
+
+    /// Rows of the output layer: one per class and head.
+    pub fn out_rows(&self) -> usize {
+        if self.arch == Arch::Hybrid { 2 * FailureClass::COUNT } else { FailureClass::COUNT }
     }
 }
 
@@ -68,11 +89,12 @@ const PAD: f32 = -1e4;
 pub struct Params {
     /// `[buckets, dim]`.
     pub embedding: Tensor,
-    /// `[hidden, dim]` and `[hidden]`, for [`Arch::LineMaxMlp`].
+    /// `[hidden, dim]` and `[hidden]`, when the network has a hidden layer.
     pub hidden: Option<(Tensor, Tensor)>,
-    /// `[classes, pooled]`.
+    /// `[classes, pooled]` (`[2 * classes, pooled]` for [`Arch::Hybrid`]:
+    /// the MIL head's rows, then the pooled head's).
     pub out_w: Tensor,
-    /// `[classes]`.
+    /// `[classes]` (`[2 * classes]` for [`Arch::Hybrid`]).
     pub out_b: Tensor,
 }
 
@@ -200,12 +222,27 @@ impl Params {
             _ => (0..wf.lines()).for_each(|li| add(li, wf.line(li))),
         }
         let x = Tensor::from_vec(bags, (rows, dim), &Device::Cpu)?;
-        let z = match (&dense.w1t, cfg.arch) {
-            (Some((w1t, b1)), Arch::LineMaxMlp) => x.matmul(w1t)?.broadcast_add(b1)?.relu()?,
+        let z = match &dense.w1t {
+            Some((w1t, b1)) if cfg.has_hidden() => x.matmul(w1t)?.broadcast_add(b1)?.relu()?,
             _ => x,
         };
-        let pooled = z.max_keepdim(0)?;
-        let logits = (pooled.matmul(&dense.w2t)?.broadcast_add(&dense.b2)? / f64::from(temperature))?;
+        let logits = match cfg.arch {
+            Arch::LineMil => {
+                let best = z.matmul(&dense.w2t)?.broadcast_add(&dense.b2)?.max_keepdim(0)?;
+                mil_unknown(&best, &dense.b2.squeeze(0)?)?
+            }
+            Arch::Hybrid => {
+                let n = FailureClass::COUNT;
+                let (w_mil, b_mil) = (dense.w2t.narrow(1, 0, n)?, dense.b2.narrow(1, 0, n)?);
+                let (w_ctx, b_ctx) = (dense.w2t.narrow(1, n, n)?, dense.b2.narrow(1, n, n)?);
+                let best = z.matmul(&w_mil)?.broadcast_add(&b_mil)?.max_keepdim(0)?;
+                let mil = mil_unknown(&best, &b_mil.squeeze(0)?)?;
+                let ctx = z.max_keepdim(0)?.matmul(&w_ctx)?.broadcast_add(&b_ctx)?;
+                ((mil + ctx)? * 0.5)?
+            }
+            _ => z.max_keepdim(0)?.matmul(&dense.w2t)?.broadcast_add(&dense.b2)?,
+        };
+        let logits = (logits / f64::from(temperature))?;
         let probs = candle_nn::ops::softmax(&logits, D::Minus1)?.squeeze(0)?.to_vec1::<f32>()?;
         let mut out = [0f32; FailureClass::COUNT];
         out.copy_from_slice(&probs);
@@ -239,19 +276,49 @@ pub fn head_rows(
     b: &Batch,
     rows: bool,
 ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
+    let z = match hidden {
+        Some((w, bias)) if cfg.has_hidden() => bags.matmul(&w.t()?)?.broadcast_add(bias)?.relu()?,
+        _ => bags.clone(),
+    };
     match cfg.arch {
-        Arch::Bag => Ok((bags.matmul(&out_w.t()?)?.broadcast_add(out_b)?, None)),
+        Arch::Bag => Ok((z.matmul(&out_w.t()?)?.broadcast_add(out_b)?, None)),
         Arch::LineMax | Arch::LineMaxMlp => {
-            let z = match hidden {
-                Some((w, bias)) if cfg.arch == Arch::LineMaxMlp => bags.matmul(&w.t()?)?.broadcast_add(bias)?.relu()?,
-                _ => bags.clone(),
-            };
             let row_logits = if rows { Some(z.matmul(&out_w.t()?)?.broadcast_add(out_b)?) } else { None };
             let z = z.broadcast_mul(&b.keep)?.broadcast_add(&b.pad)?;
             let pooled = z.reshape((b.windows, b.rows, cfg.pooled()))?.max(1)?;
             Ok((pooled.matmul(&out_w.t()?)?.broadcast_add(out_b)?, row_logits))
         }
+        Arch::LineMil => {
+            let row_logits = z.matmul(&out_w.t()?)?.broadcast_add(out_b)?;
+            let masked = row_logits.broadcast_mul(&b.keep)?.broadcast_add(&b.pad)?;
+            let best = masked.reshape((b.windows, b.rows, FailureClass::COUNT))?.max(1)?;
+            Ok((mil_unknown(&best, out_b)?, rows.then_some(row_logits)))
+        }
+        Arch::Hybrid => {
+            let n = FailureClass::COUNT;
+            let (w_mil, b_mil) = (out_w.narrow(0, 0, n)?, out_b.narrow(0, 0, n)?);
+            let (w_ctx, b_ctx) = (out_w.narrow(0, n, n)?, out_b.narrow(0, n, n)?);
+            let row_logits = z.matmul(&w_mil.t()?)?.broadcast_add(&b_mil)?;
+            let masked = row_logits.broadcast_mul(&b.keep)?.broadcast_add(&b.pad)?;
+            let best = masked.reshape((b.windows, b.rows, n))?.max(1)?;
+            let mil = mil_unknown(&best, &b_mil)?;
+            let zm = z.broadcast_mul(&b.keep)?.broadcast_add(&b.pad)?;
+            let pooled = zm.reshape((b.windows, b.rows, cfg.pooled()))?.max(1)?;
+            let ctx = pooled.matmul(&w_ctx.t()?)?.broadcast_add(&b_ctx)?;
+            Ok((((mil + ctx)? * 0.5)?, rows.then_some(row_logits)))
+        }
     }
+}
+
+/// Replaces the `unknown` column of `logits` `[n, classes]` by the constant
+/// `out_b[unknown]`.
+pub fn mil_unknown(logits: &Tensor, out_b: &Tensor) -> candle_core::Result<Tensor> {
+    let u = FailureClass::Unknown.index();
+    let mut m = vec![1f32; FailureClass::COUNT];
+    m[u] = 0.0;
+    let class_mask = Tensor::from_vec(m, FailureClass::COUNT, logits.device())?;
+    let unknown_only = (out_b.broadcast_mul(&(class_mask.ones_like()? - &class_mask)?))?;
+    logits.broadcast_mul(&class_mask)?.broadcast_add(&unknown_only)
 }
 
 /// Adds each feature's scaled embedding row into its bag row, in feature
@@ -271,9 +338,9 @@ pub fn bag_sums(emb: &[f32], dim: usize, ids: &[u32], seg: &[u32], scale: &[f32]
 pub struct Dense {
     /// `[dim, hidden]` and `[1, hidden]`.
     pub w1t: Option<(Tensor, Tensor)>,
-    /// `[pooled, classes]`.
+    /// `[pooled, out_rows]`.
     pub w2t: Tensor,
-    /// `[1, classes]`.
+    /// `[1, out_rows]`.
     pub b2: Tensor,
 }
 

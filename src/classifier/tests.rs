@@ -56,7 +56,7 @@ fn tiny_config(arch: Arch) -> TrainConfig {
 #[test]
 fn training_is_deterministic() {
     let data = tiny_set();
-    let cfg = tiny_config(Arch::LineMaxMlp);
+    let cfg = tiny_config(Arch::Hybrid);
     let (a, ra) = train(&data, Some(&data[..5]), &cfg, |_| {}).unwrap();
     let (b, rb) = train(&data, Some(&data[..5]), &cfg, |_| {}).unwrap();
     assert_eq!(a, b, "two runs with the same seed must give the same bytes");
@@ -68,7 +68,7 @@ fn training_is_deterministic() {
 #[test]
 fn training_learns_the_tiny_set() {
     let data = tiny_set();
-    for arch in [Arch::Bag, Arch::LineMax, Arch::LineMaxMlp] {
+    for arch in [Arch::Bag, Arch::LineMax, Arch::LineMaxMlp, Arch::LineMil, Arch::Hybrid] {
         let cfg = TrainConfig { epochs: 30, ..tiny_config(arch) };
         let (bytes, report) = train(&data, None, &cfg, |_| {}).unwrap();
         assert!(report.epoch_loss.last().unwrap() < report.epoch_loss.first().unwrap(), "{arch:?}: {report:?}");
@@ -87,7 +87,7 @@ fn training_learns_the_tiny_set() {
 #[test]
 fn fast_cpu_path_matches_the_candle_path() {
     let data = tiny_set();
-    for arch in [Arch::Bag, Arch::LineMax, Arch::LineMaxMlp] {
+    for arch in [Arch::Bag, Arch::LineMax, Arch::LineMaxMlp, Arch::LineMil, Arch::Hybrid] {
         let (bytes, _) = train(&data, Some(&data), &tiny_config(arch), |_| {}).unwrap();
         let m = ModelClassifier::from_bytes(&bytes, DeviceChoice::Cpu).unwrap();
         let mut scratch = Scratch::default();
@@ -119,7 +119,7 @@ fn fast_cpu_path_matches_the_candle_path() {
 }
 
 fn valid_bytes() -> Vec<u8> {
-    train(&tiny_set(), None, &tiny_config(Arch::LineMaxMlp), |_| {}).unwrap().0
+    train(&tiny_set(), None, &tiny_config(Arch::Hybrid), |_| {}).unwrap().0
 }
 
 fn rewrite(bytes: &[u8], edit: impl FnOnce(&mut Vec<(String, Tensor)>, &mut serde_json::Value)) -> Vec<u8> {
@@ -171,12 +171,13 @@ fn corrupt_or_foreign_model_files_are_errors_not_panics() {
     assert!(msg.contains("shape"), "{msg}");
     let msg = invalid(&rewrite(&good, |t, _| {
         let (_, w) = t.iter_mut().find(|(n, _)| n == "output.bias").unwrap();
-        *w = Tensor::from_vec(vec![f32::NAN; FailureClass::COUNT], FailureClass::COUNT, &Device::Cpu).unwrap();
+        let n = w.elem_count();
+        *w = Tensor::from_vec(vec![f32::NAN; n], n, &Device::Cpu).unwrap();
     }));
     assert!(msg.contains("non-finite"), "{msg}");
     let msg = invalid(&rewrite(&good, |t, _| {
         let (_, w) = t.iter_mut().find(|(n, _)| n == "output.bias").unwrap();
-        *w = Tensor::zeros(FailureClass::COUNT, DType::U32, &Device::Cpu).unwrap();
+        *w = Tensor::zeros(w.elem_count(), DType::U32, &Device::Cpu).unwrap();
     }));
     assert!(msg.contains("dtype"), "{msg}");
 

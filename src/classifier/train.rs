@@ -62,7 +62,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             featurizer: FeaturizerConfig::default(),
-            model: ModelConfig { arch: Arch::LineMaxMlp, dim: 32, hidden: 64 },
+            model: ModelConfig { arch: Arch::LineMax, dim: 32, hidden: 0 },
             epochs: 8,
             batch: 32,
             lr: 0.01,
@@ -264,20 +264,19 @@ pub fn train(
     let m = cfg.model;
     let dim = m.dim;
     let buckets = cfg.featurizer.buckets as usize;
-    let classes = FailureClass::COUNT;
     let var = |data: Vec<f32>, shape: &[usize]| -> Result<Var, ClassifierError> {
         Ok(Var::from_tensor(&Tensor::from_vec(data, shape, &device)?)?)
     };
     let mut emb = SparseAdam::new(rng.uniform(buckets * dim, 1.0 / (dim as f32).sqrt()), dim, cfg);
-    let hidden = if m.arch == Arch::LineMaxMlp {
+    let hidden = if m.has_hidden() {
         let a = 1.0 / (dim as f32).sqrt();
         Some((var(rng.uniform(m.hidden * dim, a), &[m.hidden, dim])?, var(rng.uniform(m.hidden, a), &[m.hidden])?))
     } else {
         None
     };
     let a = 1.0 / (m.pooled() as f32).sqrt();
-    let out_w = var(rng.uniform(classes * m.pooled(), a), &[classes, m.pooled()])?;
-    let out_b = var(vec![0.0; classes], &[classes])?;
+    let out_w = var(rng.uniform(m.out_rows() * m.pooled(), a), &[m.out_rows(), m.pooled()])?;
+    let out_b = var(vec![0.0; m.out_rows()], &[m.out_rows()])?;
     let mut vars = vec![out_w.clone(), out_b.clone()];
     if let Some((w, b)) = &hidden {
         vars.push(w.clone());
