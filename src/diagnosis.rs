@@ -95,6 +95,9 @@ pub struct Diagnosis {
     pub model: Option<ModelOpinion>,
 }
 
+/// How many trailing (normalised, non-empty) log lines the classifier reads.
+pub const MODEL_WINDOW_LINES: usize = 50;
+
 /// A learned classifier over log lines.
 pub trait Classifier: Send + Sync {
     /// Probabilities over [`FailureClass::ALL`] (same order) for a window of
@@ -117,7 +120,11 @@ pub struct FusionConfig {
 
 impl Default for FusionConfig {
     fn default() -> Self {
-        FusionConfig { strong_signature: 0.85, model_decides: 0.6, root_cause_margin: 0.15, abstain_below: 0.5 }
+        // model_decides was swept on the dev split (`podmedic eval --tune`,
+        // models/README.md): with the classifier's temperature-calibrated
+        // probabilities, 0.3..0.4 ties for best fused macro-F1 and 0.6 loses
+        // rescues; the other values sat on the plateau or were not swept.
+        FusionConfig { strong_signature: 0.85, model_decides: 0.4, root_cause_margin: 0.15, abstain_below: 0.5 }
     }
 }
 
@@ -214,7 +221,7 @@ pub fn diagnose(
 
     // 3–4. The model.
     let model_opinion = model.map(|m| {
-        let window = normalised_window(ev, 50);
+        let window = normalised_window(ev, MODEL_WINDOW_LINES);
         let refs: Vec<&str> = window.iter().map(String::as_str).collect();
         let probs = m.predict(&refs);
         let (i, p) = probs.iter().enumerate().fold((0, f32::MIN), |acc, (i, &p)| if p > acc.1 { (i, p) } else { acc });

@@ -5,6 +5,7 @@ pub mod actions;
 pub mod approval;
 pub mod chatops;
 pub mod class;
+pub mod classifier;
 pub mod cli;
 pub mod controller;
 pub mod crd;

@@ -1,0 +1,348 @@
+//! The learned classifier: a second opinion next to the signature library.
+//!
+//! A small candle model reads the last lines of a crash log and gives a
+//! probability for each [`FailureClass`] (including `unknown`). It exists for
+//! the crashes no signature was written for: new wording after an upgrade,
+//! wrappers that rephrase errors, logs cut mid-traceback. `diagnosis` fuses
+//! it with the signatures (a strong signature always wins).
+//!
+//! - [`featurize`]: masked, hashed word and character n-gram features.
+//! - [`model`]: the network and its two forward passes.
+//! - [`train`]: deterministic training on CPU (`podmedic train`).
+//! - [`eval`]: per-class metrics for signatures, model and fused
+//!   (`podmedic eval`).
+//! - [`data`]: the labelled JSONL windows under `data/`.
+//!
+//! The shipped weights (`models/classifier.safetensors`, see
+//! `models/README.md`) are compiled into the binary; `--model PATH` loads
+//! another file. Loading validates everything in the file (format, class
+//! list, shapes, finite values), so a corrupt or foreign file is an error,
+//! never a panic.
+//!
+//! What runs where: on the CPU (the default), featurization and the
+//! embedding-bag sums are plain Rust over the embedding tensor's data; the
+//! dense layers, max pooling and softmax are candle ops. On CUDA every step
+//! is a candle op on the GPU (`index_select`/`index_add` for the bags).
+
+pub mod cli;
+pub mod data;
+pub mod eval;
+pub mod featurize;
+pub mod model;
+pub mod train;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::safetensors::Load as _;
+use candle_core::{DType, Device, Tensor};
+
+use crate::class::FailureClass;
+use crate::diagnosis::Classifier;
+use featurize::{Featurizer, Scratch, WindowFeatures};
+use model::{Batch, Dense, FORMAT, META_KEY, ModelMeta, Params};
+
+/// The shipped model, compiled in.
+pub static DEFAULT_MODEL: &[u8] = include_bytes!("../../models/classifier.safetensors");
+
+/// Where the classifier runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceChoice {
+    /// CUDA when this build has it and a GPU is present, else the CPU.
+    Auto,
+    /// The CPU (the default: fast enough, and deterministic).
+    #[default]
+    Cpu,
+    /// The first CUDA GPU; an error when the build or the machine has none.
+    Cuda,
+}
+
+impl DeviceChoice {
+    /// The candle device.
+    pub fn device(self) -> Result<Device, ClassifierError> {
+        match self {
+            DeviceChoice::Cpu => Ok(Device::Cpu),
+            DeviceChoice::Auto => {
+                Device::cuda_if_available(0).map_err(|source| ClassifierError::Device { device: "auto", source })
+            }
+            DeviceChoice::Cuda => {
+                Device::new_cuda(0).map_err(|source| ClassifierError::Device { device: "cuda", source })
+            }
+        }
+    }
+}
+
+/// Errors of the classifier module.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifierError {
+    /// A file could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not a safetensors file.
+    #[error("not a safetensors file")]
+    Format(#[source] safetensors::SafeTensorError),
+    /// A safetensors file, but not a usable podmedic classifier.
+    #[error("not a usable podmedic classifier: {0}")]
+    Invalid(String),
+    /// The requested device is not available.
+    #[error("device `{device}` is not available (CUDA needs a build with `--features cuda` and a GPU)")]
+    Device {
+        /// What was asked for.
+        device: &'static str,
+        /// Why.
+        #[source]
+        source: candle_core::Error,
+    },
+    /// A tensor operation failed.
+    #[error("tensor operation failed")]
+    Tensor(#[from] candle_core::Error),
+    /// A data record is malformed.
+    #[error("{}:{line}: {message}", path.display())]
+    Data {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The classifier, ready to predict.
+#[derive(Debug)]
+pub struct ModelClassifier {
+    meta: ModelMeta,
+    featurizer: Featurizer,
+    params: Params,
+    device: Device,
+    /// The embedding's data, row-major, for the CPU bag sums (empty on CUDA).
+    emb: Vec<f32>,
+    dense: Dense,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<(Scratch, WindowFeatures)> = RefCell::new(Default::default());
+}
+
+/// The shipped model on `device`.
+pub fn load_default(device: DeviceChoice) -> Result<ModelClassifier, ClassifierError> {
+    ModelClassifier::from_bytes(DEFAULT_MODEL, device)
+}
+
+impl ModelClassifier {
+    /// Loads a model file.
+    pub fn load(path: &Path, device: DeviceChoice) -> Result<Self, ClassifierError> {
+        let bytes = std::fs::read(path).map_err(|source| ClassifierError::Read { path: path.to_owned(), source })?;
+        Self::from_bytes(&bytes, device)
+    }
+
+    /// Loads a model from the bytes of a safetensors file, validating it.
+    pub fn from_bytes(bytes: &[u8], device: DeviceChoice) -> Result<Self, ClassifierError> {
+        let st = safetensors::SafeTensors::deserialize(bytes).map_err(ClassifierError::Format)?;
+        let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(ClassifierError::Format)?;
+        let raw = header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(META_KEY))
+            .ok_or_else(|| ClassifierError::Invalid(format!("no `{META_KEY}` metadata")))?;
+        let meta: ModelMeta = serde_json::from_str(raw)
+            .map_err(|e| ClassifierError::Invalid(format!("bad `{META_KEY}` metadata: {e}")))?;
+        validate_meta(&meta)?;
+        let device = device.device()?;
+        let cfg = meta.model;
+        let load = |name: &str, shape: &[usize]| -> Result<Tensor, ClassifierError> {
+            let view = st.tensor(name).map_err(|_| ClassifierError::Invalid(format!("missing tensor `{name}`")))?;
+            if view.shape() != shape {
+                return Err(ClassifierError::Invalid(format!(
+                    "tensor `{name}` has shape {:?}, expected {shape:?}",
+                    view.shape()
+                )));
+            }
+            let t = view.load(&Device::Cpu).map_err(|e| ClassifierError::Invalid(format!("tensor `{name}`: {e}")))?;
+            if !matches!(t.dtype(), DType::F32 | DType::F16 | DType::BF16) {
+                return Err(ClassifierError::Invalid(format!("tensor `{name}` has dtype {:?}", t.dtype())));
+            }
+            let t = t.to_dtype(DType::F32)?;
+            let data = t.flatten_all()?.to_vec1::<f32>()?;
+            if data.iter().any(|v| !v.is_finite()) {
+                return Err(ClassifierError::Invalid(format!("tensor `{name}` holds non-finite values")));
+            }
+            Ok(t)
+        };
+        let buckets = meta.featurizer.buckets as usize;
+        let embedding = load("embedding", &[buckets, cfg.dim])?;
+        let hidden = if cfg.has_hidden() {
+            Some((load("hidden.weight", &[cfg.hidden, cfg.dim])?, load("hidden.bias", &[cfg.hidden])?))
+        } else {
+            None
+        };
+        let out_w = load("output.weight", &[cfg.out_rows(), cfg.pooled()])?;
+        let out_b = load("output.bias", &[cfg.out_rows()])?;
+        let cpu = Params { embedding, hidden, out_w, out_b };
+        let dense = Dense::new(&cpu)?;
+        let (params, emb) = if device.is_cpu() {
+            let emb = cpu.embedding.flatten_all()?.to_vec1::<f32>()?;
+            (cpu, emb)
+        } else {
+            let moved = Params {
+                embedding: cpu.embedding.to_device(&device)?,
+                hidden: match &cpu.hidden {
+                    Some((w, b)) => Some((w.to_device(&device)?, b.to_device(&device)?)),
+                    None => None,
+                },
+                out_w: cpu.out_w.to_device(&device)?,
+                out_b: cpu.out_b.to_device(&device)?,
+            };
+            (moved, Vec::new())
+        };
+        Ok(ModelClassifier { featurizer: Featurizer::new(meta.featurizer), meta, params, device, emb, dense })
+    }
+
+    /// What the file says about itself.
+    pub fn meta(&self) -> &ModelMeta {
+        &self.meta
+    }
+
+    /// The device it runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The featurizer.
+    pub fn featurizer(&self) -> &Featurizer {
+        &self.featurizer
+    }
+
+    /// Probabilities over [`FailureClass::ALL`] for a window of normalised lines.
+    pub fn predict_window(&self, lines: &[&str]) -> Result<[f32; FailureClass::COUNT], ClassifierError> {
+        SCRATCH.with(|cell| {
+            let mut guard = cell.borrow_mut();
+            let (scratch, wf) = &mut *guard;
+            self.featurizer.window_into(lines, scratch, wf);
+            self.predict_features(wf)
+        })
+    }
+
+    /// Probabilities for an already featurized window.
+    pub fn predict_features(&self, wf: &WindowFeatures) -> Result<[f32; FailureClass::COUNT], ClassifierError> {
+        if self.device.is_cpu() {
+            return Ok(Params::forward_fast(&self.meta.model, &self.emb, &self.dense, wf, self.meta.temperature)?);
+        }
+        let logits = self.logits_batch(&[wf])?;
+        let probs = candle_nn::ops::softmax(&(logits / f64::from(self.meta.temperature))?, candle_core::D::Minus1)?;
+        let v = probs.squeeze(0)?.to_vec1::<f32>()?;
+        let mut out = [0f32; FailureClass::COUNT];
+        out.copy_from_slice(&v);
+        Ok(out)
+    }
+
+    /// Probabilities for a batch of featurized windows. On the CPU the bags
+    /// are summed in plain Rust and the dense part runs once for the whole
+    /// batch; on CUDA everything is candle ops on the GPU.
+    pub fn predict_batch(
+        &self,
+        windows: &[&WindowFeatures],
+    ) -> Result<Vec<[f32; FailureClass::COUNT]>, ClassifierError> {
+        let logits = if self.device.is_cpu() {
+            let cfg = &self.meta.model;
+            let batch = Batch::new(windows, cfg.arch, &Device::Cpu, || true)?;
+            let (ids, seg, scale) = &batch.host;
+            let mut bags = vec![0f32; batch.windows * batch.rows * cfg.dim];
+            model::bag_sums(&self.emb, cfg.dim, ids, seg, scale, &mut bags);
+            let bags = Tensor::from_vec(bags, (batch.windows * batch.rows, cfg.dim), &Device::Cpu)?;
+            self.params.head(cfg, &bags, &batch)?
+        } else {
+            self.logits_batch(windows)?
+        };
+        let probs = candle_nn::ops::softmax(&(logits / f64::from(self.meta.temperature))?, candle_core::D::Minus1)?;
+        Ok(probs
+            .to_vec2::<f32>()?
+            .into_iter()
+            .map(|v| {
+                let mut out = [0f32; FailureClass::COUNT];
+                out.copy_from_slice(&v);
+                out
+            })
+            .collect())
+    }
+
+    /// Raw logits (before temperature) for a batch, with candle ops on the
+    /// model's device.
+    pub fn logits_batch(&self, windows: &[&WindowFeatures]) -> Result<Tensor, ClassifierError> {
+        let batch = Batch::new(windows, self.meta.model.arch, &self.device, || true)?;
+        Ok(self.params.forward(&self.meta.model, &batch)?)
+    }
+}
+
+impl Classifier for ModelClassifier {
+    fn predict(&self, lines: &[&str]) -> [f32; FailureClass::COUNT] {
+        match self.predict_window(lines) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "classifier failed; treating its opinion as unknown");
+                let mut p = [0f32; FailureClass::COUNT];
+                p[FailureClass::Unknown.index()] = 1.0;
+                p
+            }
+        }
+    }
+}
+
+fn validate_meta(meta: &ModelMeta) -> Result<(), ClassifierError> {
+    let bad = |m: String| Err(ClassifierError::Invalid(m));
+    if meta.format != FORMAT {
+        return bad(format!("format `{}`, expected `{FORMAT}`", meta.format));
+    }
+    let ids: Vec<&str> = FailureClass::ALL.iter().map(|c| c.as_str()).collect();
+    if meta.classes != ids {
+        return bad(format!("its classes {:?} differ from this build's {:?}", meta.classes, ids));
+    }
+    meta.featurizer.validate().map_err(ClassifierError::Invalid)?;
+    let m = meta.model;
+    if m.dim == 0 || m.dim > 1024 || (m.has_hidden() && (m.hidden == 0 || m.hidden > 4096)) {
+        return bad(format!("implausible model shape {m:?}"));
+    }
+    if !(meta.temperature.is_finite() && meta.temperature > 0.0) {
+        return bad(format!("temperature {} is not a positive number", meta.temperature));
+    }
+    Ok(())
+}
+
+/// Serialises parameters and metadata into safetensors bytes: the embedding
+/// as f16 (half the size, no measurable loss), the rest as f32. The bytes
+/// are a pure function of the inputs.
+pub fn to_safetensors(params: &Params, meta: &ModelMeta) -> Result<Vec<u8>, ClassifierError> {
+    let cpu = Device::Cpu;
+    let mut tensors: Vec<(&str, Tensor)> = vec![
+        ("embedding", params.embedding.to_device(&cpu)?.to_dtype(DType::F16)?),
+        ("output.weight", params.out_w.to_device(&cpu)?),
+        ("output.bias", params.out_b.to_device(&cpu)?),
+    ];
+    if let Some((w, b)) = &params.hidden {
+        tensors.push(("hidden.weight", w.to_device(&cpu)?));
+        tensors.push(("hidden.bias", b.to_device(&cpu)?));
+    }
+    tensors.sort_by(|a, b| a.0.cmp(b.0));
+    let meta_json = serde_json::to_string(meta).map_err(|e| ClassifierError::Invalid(e.to_string()))?;
+    let info: HashMap<String, String> = [(META_KEY.to_owned(), meta_json)].into();
+    safetensors::serialize(tensors, Some(info)).map_err(ClassifierError::Format)
+}
+
+#[cfg(test)]
+mod tests;
