@@ -37,6 +37,10 @@ pub enum Command {
     Crd,
     /// Run the controller (in cluster, or against the current kubeconfig).
     Run(crate::controller::ControllerConfig),
+    /// Train the classifier from labelled log windows (deterministic on CPU).
+    Train(crate::classifier::cli::TrainArgs),
+    /// Per-class precision/recall/F1 and confusion matrices: signatures, model, fused.
+    Eval(crate::classifier::cli::EvalArgs),
 }
 
 /// Output format.
@@ -78,8 +82,14 @@ pub struct TriageArgs {
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
     /// Diagnosis engine.
-    #[arg(long, value_enum, default_value_t = Engine::Signatures)]
+    #[arg(long, value_enum, default_value_t = Engine::Fused)]
     pub engine: Engine,
+    /// Classifier weights (safetensors) instead of the built-in model.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Where the classifier runs.
+    #[arg(long, value_enum, default_value_t = crate::classifier::DeviceChoice::Cpu)]
+    pub device: crate::classifier::DeviceChoice,
     /// How many trailing log lines to examine.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub tail: u32,
@@ -104,6 +114,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Triage(args) => run_triage(&args),
         Command::Check(args) => Ok(run_check(&args)),
         Command::Run(config) => run_controller(config),
+        Command::Train(a) => crate::classifier::cli::run_train(&a).map(|()| ExitCode::SUCCESS),
+        Command::Eval(a) => crate::classifier::cli::run_eval(&a).map(|()| ExitCode::SUCCESS),
         Command::Crd => {
             use kube::CustomResourceExt as _;
             print!("{}", crate::yaml::to_string(&crate::crd::RecoveryProposal::crd())?);
@@ -120,6 +132,18 @@ fn load_signatures(dir: Option<&PathBuf>) -> anyhow::Result<SignatureSet> {
     set.map_err(|problems| anyhow::anyhow!("the signature library is invalid:\n{problems}"))
 }
 
+/// The classifier: weights from `path`, or the ones built into the binary.
+pub fn load_model(
+    path: Option<&std::path::Path>,
+    device: crate::classifier::DeviceChoice,
+) -> anyhow::Result<crate::classifier::ModelClassifier> {
+    let model = match path {
+        Some(p) => crate::classifier::ModelClassifier::load(p, device),
+        None => crate::classifier::load_default(device),
+    };
+    model.context("loading the classifier")
+}
+
 fn load_playbooks(dir: Option<&PathBuf>) -> anyhow::Result<crate::playbook::PlaybookSet> {
     let set = match dir {
         Some(d) => crate::playbook::PlaybookSet::load(&[d]),
@@ -129,18 +153,20 @@ fn load_playbooks(dir: Option<&PathBuf>) -> anyhow::Result<crate::playbook::Play
 }
 
 fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
-    if args.engine != Engine::Signatures {
-        anyhow::bail!(
-            "--engine {} needs the classifier, which this build does not have yet; use --engine signatures",
-            if args.engine == Engine::Model { "model" } else { "fused" }
-        );
-    }
-    let signatures = load_signatures(args.patterns.as_ref())?;
+    let signatures = match args.engine {
+        Engine::Model => SignatureSet::empty(),
+        Engine::Signatures | Engine::Fused => load_signatures(args.patterns.as_ref())?,
+    };
+    let model = match args.engine {
+        Engine::Signatures => None,
+        Engine::Model | Engine::Fused => Some(load_model(args.model.as_deref(), args.device)?),
+    };
     let log = triage::read_log(&args.log, args.tail as usize)?;
     let pod = args.pod.as_deref().map(triage::read_pod).transpose()?;
     let events = args.events.as_deref().map(triage::read_events).transpose()?.unwrap_or_default();
     let ev = triage::evidence(log, pod.as_ref(), &events);
-    let diagnosis = diagnose(&ev, &signatures, None, &FusionConfig::default());
+    let classifier = model.as_ref().map(|m| m as &dyn crate::diagnosis::Classifier);
+    let diagnosis = diagnose(&ev, &signatures, classifier, &FusionConfig::default());
     let playbooks = load_playbooks(args.playbooks.as_ref())?;
     let workload = args.workload.as_deref().map(crate::actions::workload::Workload::load).transpose()?;
     let mut ctx = crate::playbook::PlanContext::from_evidence(&ev, chrono::Utc::now());
@@ -242,7 +268,11 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
         let settings = config.chatops.settings().context("invalid ChatOps configuration")?;
         let chatops =
             crate::chatops::ChatOps::start(settings, client.clone(), metrics.clone()).context("starting ChatOps")?;
-        let mut ctx = crate::controller::Context::new(client, config, signatures, None, playbooks, metrics);
+        let classifier: Option<std::sync::Arc<dyn crate::diagnosis::Classifier>> = match config.engine.as_str() {
+            "fused" => Some(std::sync::Arc::new(load_model(config.model.as_deref(), config.device)?)),
+            _ => None,
+        };
+        let mut ctx = crate::controller::Context::new(client, config, signatures, classifier, playbooks, metrics);
         ctx.notifier = chatops.notifier.clone();
         let ctx = std::sync::Arc::new(ctx);
         let app = crate::server::router(state.clone(), chatops.router());

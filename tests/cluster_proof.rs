@@ -73,7 +73,10 @@ async fn plane_has_fake_gpu_nodes_and_reports_its_version() -> Result<()> {
         .iter()
         .find(|n| n.metadata.name.as_deref() == Some(NODE_GPU_DRIVER_570))
         .and_then(|n| n.status.as_ref()?.allocatable.as_ref()?.get("nvidia.com/gpu").cloned());
-    ensure!(gpu.map(|q| q.0) == Some("64".into()), "allocatable nvidia.com/gpu on {NODE_GPU_DRIVER_570} (see tests/cluster/kwok/nodes.yaml)");
+    ensure!(
+        gpu.map(|q| q.0) == Some("64".into()),
+        "allocatable nvidia.com/gpu on {NODE_GPU_DRIVER_570} (see tests/cluster/kwok/nodes.yaml)"
+    );
     Ok(())
 }
 

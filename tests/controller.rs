@@ -621,7 +621,11 @@ async fn a_slack_button_approves_and_the_fix_is_executed() -> Result<()> {
         let resp = http_post(ctl.port, path, &headers, &body).await?;
         assert!(resp.contains(" 403 "), "{resp}");
         let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
-        assert_eq!(api.get(&p.name_any()).await?.status.unwrap().phase, Phase::Proposed, "refused clicks change nothing");
+        assert_eq!(
+            api.get(&p.name_any()).await?.status.unwrap().phase,
+            Phase::Proposed,
+            "refused clicks change nothing"
+        );
 
         let (headers, body) = signed_click(secret, "U0SRE", "podmedic:approve", &value);
         let resp = http_post(ctl.port, path, &headers, &body).await?;
@@ -631,7 +635,10 @@ async fn a_slack_button_approves_and_the_fix_is_executed() -> Result<()> {
         assert!(resp.contains(" 409 ") || resp.contains(" 401 "), "{resp}");
         let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::Succeeded, TIMEOUT).await?;
         let s = done.status.unwrap();
-        assert_eq!((s.decided_by.as_deref(), s.decided_via), (Some("slack:U0SRE"), Some(podmedic::crd::DecidedVia::Slack)));
+        assert_eq!(
+            (s.decided_by.as_deref(), s.decided_via),
+            (Some("slack:U0SRE"), Some(podmedic::crd::DecidedVia::Slack))
+        );
         assert!(container_args(&client, &ns, "llama").await?.contains(&"20736".to_owned()));
         Ok(())
     })

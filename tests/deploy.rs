@@ -247,6 +247,8 @@ fn controller_rbac_is_exactly_what_it_needs() {
 const NEVER_SET: &[&str] = &[
     "PODMEDIC_PATTERNS",  // the built-in signature library (extraEnv can set it)
     "PODMEDIC_PLAYBOOKS", // the built-in playbooks (extraEnv can set it)
+    "PODMEDIC_MODEL",     // the built-in classifier weights (extraEnv can set it)
+    "PODMEDIC_DEVICE",    // the image is CPU-only; a CUDA build would set it
     // Secrets as values would show in the process environment and to anyone
     // who may read the Deployment; the chart mounts them and sets *_FILE.
     "PODMEDIC_SLACK_BOT_TOKEN",

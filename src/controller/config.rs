@@ -86,6 +86,18 @@ pub struct ControllerConfig {
     #[arg(long, env = "PODMEDIC_PLAYBOOKS")]
     pub playbooks: Option<PathBuf>,
 
+    /// Diagnosis engine: `fused` (signatures plus the classifier) or `signatures`.
+    #[arg(long, env = "PODMEDIC_ENGINE", default_value = "fused", value_parser = ["fused", "signatures"])]
+    pub engine: String,
+
+    /// Classifier weights (safetensors) instead of the built-in model.
+    #[arg(long, env = "PODMEDIC_MODEL")]
+    pub model: Option<PathBuf>,
+
+    /// Where the classifier runs.
+    #[arg(long, env = "PODMEDIC_DEVICE", value_enum, default_value_t = crate::classifier::DeviceChoice::Cpu)]
+    pub device: crate::classifier::DeviceChoice,
+
     /// Log format.
     #[arg(long, env = "PODMEDIC_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,

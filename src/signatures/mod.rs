@@ -204,6 +204,11 @@ impl SignatureSet {
         }
     }
 
+    /// A set with no signatures (for `--engine model`).
+    pub fn empty() -> Self {
+        Self::build(Vec::new()).expect("an empty automaton always builds")
+    }
+
     /// The library compiled into the binary (`patterns/` at build time).
     pub fn embedded() -> Result<Self, Problems> {
         Self::compile(crate::embedded::PATTERNS.iter().map(|(f, t)| (Path::new(*f), *t)))
