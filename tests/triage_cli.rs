@@ -37,9 +37,20 @@ fn fixtures(sub: &str) -> PathBuf {
 }
 
 /// Every fixture log under `tests/fixtures/logs/<class>/` must get `<class>`
-/// from the shipped (embedded) library alone.
+/// from the shipped (embedded) library alone...
 #[test]
 fn fixture_logs_get_their_class() {
+    fixtures_classified_by("signatures");
+}
+
+/// ...and the default fused engine (signatures + classifier) must not do
+/// worse on them.
+#[test]
+fn fused_engine_keeps_every_fixture_class() {
+    fixtures_classified_by("fused");
+}
+
+fn fixtures_classified_by(engine: &str) {
     let root = fixtures("logs");
     let mut checked = 0;
     let mut wrong = Vec::new();
@@ -53,7 +64,7 @@ fn fixture_logs_get_their_class() {
             let mut args = vec![
                 "triage".to_owned(),
                 "--engine".into(),
-                "signatures".into(),
+                engine.into(),
                 "--output".into(),
                 "json".into(),
                 "--log".into(),
@@ -76,7 +87,7 @@ fn fixture_logs_get_their_class() {
         }
     }
     assert!(checked >= 30, "expected at least 30 fixture logs, found {checked}");
-    assert!(wrong.is_empty(), "{} of {checked} misclassified:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(wrong.is_empty(), "{engine}: {} of {checked} misclassified:\n{}", wrong.len(), wrong.join("\n"));
 }
 
 #[test]
