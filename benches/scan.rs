@@ -86,8 +86,11 @@ fn main() {
     let bytes = buf.len() as f64;
     drop(buf);
     let mut pats = String::new();
+    // ripgrep 13 joins `-f` patterns into one alternation, where repeated
+    // capture names are an error; unnamed groups match the same lines.
+    let named = regex::Regex::new(r"\(\?P?<[A-Za-z_][A-Za-z0-9_]*>").expect("valid");
     for s in set.signatures() {
-        pats.push_str(s.regex().as_str());
+        pats.push_str(&named.replace_all(s.regex().as_str(), "(?:"));
         pats.push('\n');
     }
     std::fs::write(&patterns, pats).expect("write patterns");
