@@ -678,60 +678,79 @@ enum Health {
     Unhealthy(String),
 }
 
-async fn workload_generation(ctx: &Context, rxp: &RecoveryProposal) -> Result<Option<i64>, ExecError> {
+/// What verification reads of a Deployment or StatefulSet.
+struct RolloutView {
+    generation: Option<i64>,
+    observed: Option<i64>,
+    desired: i32,
+    updated: i32,
+    ready: i32,
+    selector: std::collections::BTreeMap<String, String>,
+}
+
+impl From<Deployment> for RolloutView {
+    fn from(d: Deployment) -> Self {
+        let s = d.status.unwrap_or_default();
+        let spec = d.spec.unwrap_or_default();
+        RolloutView {
+            generation: d.metadata.generation,
+            observed: s.observed_generation,
+            desired: spec.replicas.unwrap_or(1),
+            updated: s.updated_replicas.unwrap_or(0),
+            ready: s.ready_replicas.unwrap_or(0),
+            selector: spec.selector.match_labels.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<StatefulSet> for RolloutView {
+    fn from(d: StatefulSet) -> Self {
+        let s = d.status.unwrap_or_default();
+        let spec = d.spec.unwrap_or_default();
+        RolloutView {
+            generation: d.metadata.generation,
+            observed: s.observed_generation,
+            desired: spec.replicas.unwrap_or(1),
+            updated: s.updated_replicas.unwrap_or(0),
+            ready: s.ready_replicas.unwrap_or(0),
+            selector: spec.selector.match_labels.unwrap_or_default(),
+        }
+    }
+}
+
+/// The target workload's rollout state; `Ok(None)` when it is gone or not a
+/// Deployment/StatefulSet.
+async fn rollout_view(ctx: &Context, rxp: &RecoveryProposal) -> Result<Option<RolloutView>, ExecError> {
     let ns = rxp.namespace().unwrap_or_default();
     let t = &rxp.spec.target;
+    let read = api_err("reading the workload");
     Ok(match t.kind.as_str() {
-        "Deployment" => Api::<Deployment>::namespaced(ctx.client.clone(), &ns)
-            .get_opt(&t.name)
-            .await
-            .map_err(api_err("reading the workload"))?
-            .and_then(|d| d.metadata.generation),
+        "Deployment" => {
+            Api::<Deployment>::namespaced(ctx.client.clone(), &ns).get_opt(&t.name).await.map_err(read)?.map(Into::into)
+        }
         "StatefulSet" => Api::<StatefulSet>::namespaced(ctx.client.clone(), &ns)
             .get_opt(&t.name)
             .await
-            .map_err(api_err("reading the workload"))?
-            .and_then(|d| d.metadata.generation),
+            .map_err(read)?
+            .map(Into::into),
         _ => None,
     })
 }
 
+async fn workload_generation(ctx: &Context, rxp: &RecoveryProposal) -> Result<Option<i64>, ExecError> {
+    Ok(rollout_view(ctx, rxp).await?.and_then(|v| v.generation))
+}
+
 async fn workload_health(ctx: &Context, rxp: &RecoveryProposal, applied: Option<i64>) -> Result<Health, ExecError> {
     let ns = rxp.namespace().unwrap_or_default();
-    let t = &rxp.spec.target;
-    let (observed, desired, updated, ready, selector) = match t.kind.as_str() {
-        "Deployment" => {
-            let Some(d) = Api::<Deployment>::namespaced(ctx.client.clone(), &ns)
-                .get_opt(&t.name)
-                .await
-                .map_err(api_err("reading the workload"))?
-            else {
-                return Ok(Health::Unhealthy("the workload is gone".into()));
-            };
-            let s = d.status.clone().unwrap_or_default();
-            let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let sel = d.spec.as_ref().and_then(|s| s.selector.match_labels.clone()).unwrap_or_default();
-            (s.observed_generation, desired, s.updated_replicas.unwrap_or(0), s.ready_replicas.unwrap_or(0), sel)
-        }
-        "StatefulSet" => {
-            let Some(d) = Api::<StatefulSet>::namespaced(ctx.client.clone(), &ns)
-                .get_opt(&t.name)
-                .await
-                .map_err(api_err("reading the workload"))?
-            else {
-                return Ok(Health::Unhealthy("the workload is gone".into()));
-            };
-            let s = d.status.clone().unwrap_or_default();
-            let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let sel = d.spec.as_ref().and_then(|s| s.selector.match_labels.clone()).unwrap_or_default();
-            (s.observed_generation, desired, s.updated_replicas.unwrap_or(0), s.ready_replicas.unwrap_or(0), sel)
-        }
-        _ => {
-            // A bare pod (or a pod replaced elsewhere): healthy once nothing crashes.
-            return Ok(Health::Healthy {
-                since: rxp.status.as_ref().and_then(|s| s.verify_started_at.clone()).unwrap_or_else(now),
-            });
-        }
+    if !matches!(rxp.spec.target.kind.as_str(), "Deployment" | "StatefulSet") {
+        // A bare pod (or a pod replaced elsewhere): healthy once nothing crashes.
+        return Ok(Health::Healthy {
+            since: rxp.status.as_ref().and_then(|s| s.verify_started_at.clone()).unwrap_or_else(now),
+        });
+    }
+    let Some(RolloutView { observed, desired, updated, ready, selector, .. }) = rollout_view(ctx, rxp).await? else {
+        return Ok(Health::Unhealthy("the workload is gone".into()));
     };
     if observed < applied {
         return Ok(Health::Pending("the controller has not seen the new spec yet".into()));
@@ -857,38 +876,29 @@ async fn apply_step(ctx: &Context, rxp: &RecoveryProposal, step: &ExecStep) -> R
 /// there (a resumed step). `test` guards make a stale patch fail.
 async fn patch_workload(ctx: &Context, rxp: &RecoveryProposal, patch: &Value) -> Result<String, String> {
     let ns = rxp.namespace().unwrap_or_default();
+    match rxp.spec.target.kind.as_str() {
+        "Deployment" => patch_typed::<Deployment>(Api::namespaced(ctx.client.clone(), &ns), rxp, patch).await,
+        "StatefulSet" => patch_typed::<StatefulSet>(Api::namespaced(ctx.client.clone(), &ns), rxp, patch).await,
+        other => Err(format!("cannot patch a {other}")),
+    }
+}
+
+async fn patch_typed<K>(api: Api<K>, rxp: &RecoveryProposal, patch: &Value) -> Result<String, String>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
     let t = &rxp.spec.target;
     let json: json_patch::Patch =
         serde_json::from_value(patch.clone()).map_err(|e| format!("the rendered patch is not a JSON Patch: {e}"))?;
-    let result = match t.kind.as_str() {
-        "Deployment" => {
-            let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
-            let cur = api.get(&t.name).await.map_err(|e| format!("reading {}/{}: {e}", t.kind, t.name))?;
-            if cur.uid().as_deref() != Some(t.uid.as_str()) {
-                return Err("the workload was recreated since the proposal".into());
-            }
-            let v = serde_json::to_value(&cur).unwrap_or_default();
-            if already_applied(&v, patch) {
-                return Ok("already applied".into());
-            }
-            api.patch(&t.name, &PatchParams::default(), &Patch::<()>::Json(json)).await.map(|_| ())
-        }
-        "StatefulSet" => {
-            let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &ns);
-            let cur = api.get(&t.name).await.map_err(|e| format!("reading {}/{}: {e}", t.kind, t.name))?;
-            if cur.uid().as_deref() != Some(t.uid.as_str()) {
-                return Err("the workload was recreated since the proposal".into());
-            }
-            let v = serde_json::to_value(&cur).unwrap_or_default();
-            if already_applied(&v, patch) {
-                return Ok("already applied".into());
-            }
-            api.patch(&t.name, &PatchParams::default(), &Patch::<()>::Json(json)).await.map(|_| ())
-        }
-        other => return Err(format!("cannot patch a {other}")),
-    };
-    match result {
-        Ok(()) => Ok(format!("patched {}/{}", t.kind, t.name)),
+    let cur = api.get(&t.name).await.map_err(|e| format!("reading {}/{}: {e}", t.kind, t.name))?;
+    if cur.meta().uid.as_deref() != Some(t.uid.as_str()) {
+        return Err("the workload was recreated since the proposal".into());
+    }
+    if already_applied(&serde_json::to_value(&cur).unwrap_or_default(), patch) {
+        return Ok("already applied".into());
+    }
+    match api.patch(&t.name, &PatchParams::default(), &Patch::<()>::Json(json)).await {
+        Ok(_) => Ok(format!("patched {}/{}", t.kind, t.name)),
         Err(kube::Error::Api(s)) if s.code == 422 || s.code == 409 => {
             Err(format!("the workload changed since the plan was rendered; not applied ({})", s.message))
         }
