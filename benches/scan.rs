@@ -90,8 +90,11 @@ fn main() {
     // capture names are an error; unnamed groups match the same lines.
     let named = regex::Regex::new(r"\(\?P?<[A-Za-z_][A-Za-z0-9_]*>").expect("valid");
     for s in set.signatures() {
+        // Each pattern in its own group, so that an inline flag such as
+        // `(?i)` cannot leak into the patterns joined after it.
+        pats.push_str("(?:");
         pats.push_str(&named.replace_all(s.regex().as_str(), "(?:"));
-        pats.push('\n');
+        pats.push_str(")\n");
     }
     std::fs::write(&patterns, pats).expect("write patterns");
     println!(
@@ -112,12 +115,12 @@ fn main() {
         best_pm = best_pm.min(t.elapsed().as_secs_f64());
     }
     let pm_mbs = bytes / 1e6 / best_pm;
-    println!("podmedic scanner : {pm_mbs:8.0} MB/s  ({best_pm:.3}s, {pm_count} matching lines, 1 thread)");
+    println!("podmedic scanner : {pm_mbs:8.2} MB/s  ({best_pm:.3}s, {pm_count} matching lines, 1 thread)");
 
     match rg(&patterns, &corpus) {
         Some((secs, rg_count)) => {
             let rg_mbs = bytes / 1e6 / secs;
-            println!("rg -c -f         : {rg_mbs:8.0} MB/s  ({secs:.3}s, {rg_count} matching lines)");
+            println!("rg -c -f         : {rg_mbs:8.2} MB/s  ({secs:.3}s, {rg_count} matching lines)");
             println!("ratio podmedic/rg: {:.2}x", pm_mbs / rg_mbs);
             if rg_count == pm_count {
                 println!("counts agree: yes");
