@@ -32,7 +32,9 @@
 //! default 0: they all crash within about a second, as after a bad rollout),
 //! `PODMEDIC_BENCH_PODS_PER_NODE` (default 250), `PODMEDIC_BENCH_KEEP_LOG`
 //! (keep the controller's log; it inherits `RUST_LOG`), `PODMEDIC_BENCH_BIN`
-//! (another `podmedic` binary, e.g. to compare a change with main). Everything else the
+//! (another `podmedic` binary, e.g. to compare a change with main),
+//! `PODMEDIC_BENCH_ARGS` (more flags for `podmedic run`, e.g.
+//! `--engine signatures`). Everything else the
 //! bench creates is deleted at the end, also after a failure or Ctrl-C.
 
 #[path = "../tests/common/cluster.rs"]
@@ -87,8 +89,11 @@ impl Settings {
             spread: Duration::from_secs_f64(var("PODMEDIC_BENCH_SPREAD_S", 0.0f64)?.max(0.0)),
             pods_per_node: var("PODMEDIC_BENCH_PODS_PER_NODE", 250)?,
         };
-        if s.crashing == 0 || s.crashing > s.pods || s.pods_per_node == 0 {
+        if s.crashing == 0 || s.crashing > s.pods {
             bail!("need 0 < PODMEDIC_BENCH_CRASHING ({}) <= PODMEDIC_BENCH_PODS ({})", s.crashing, s.pods);
+        }
+        if s.pods_per_node == 0 {
+            bail!("PODMEDIC_BENCH_PODS_PER_NODE must be at least 1");
         }
         Ok(s)
     }
@@ -522,6 +527,7 @@ impl Controller {
         let child = Command::new(bin)
             .args(["run", "--dry-run", "--leader-election=false", "--restart-threshold", "1", "--namespaces", ns])
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(std::env::var("PODMEDIC_BENCH_ARGS").unwrap_or_default().split_whitespace())
             .env("KUBECONFIG", &kubeconfig)
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
@@ -833,6 +839,10 @@ fn report(s: &Settings, f: &Figures) {
         s.nodes(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         f.load
+    );
+    println!(
+        "controller: podmedic run --dry-run --leader-election=false --restart-threshold 1 {}(defaults otherwise)",
+        std::env::var("PODMEDIC_BENCH_ARGS").map(|a| a.trim().to_owned() + " ").unwrap_or_default()
     );
     println!(
         "setup: {healthy} pods created in {:.1} s, all Running after {:.1} s; controller ready (initial list) in {:.2} s",
