@@ -85,3 +85,33 @@ pub fn yaml_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     files.sort();
     Ok(files)
 }
+
+/// Reads every `.yaml` file under `paths` as `(file, text)`, with a problem
+/// for each path or file that cannot be read (the loaders' shared first step).
+pub fn read_yaml_texts(paths: &[impl AsRef<Path>]) -> (Vec<(PathBuf, String)>, Vec<Problem>) {
+    let (mut texts, mut problems) = (Vec::new(), Vec::new());
+    for path in paths {
+        let path = path.as_ref();
+        match yaml_files(path) {
+            Ok(files) => {
+                for file in files {
+                    match std::fs::read_to_string(&file) {
+                        Ok(t) => texts.push((file, t)),
+                        Err(e) => problems.push(Problem::whole_file(&file, format!("cannot read: {e}"))),
+                    }
+                }
+            }
+            Err(e) => problems.push(Problem::whole_file(path, format!("cannot read: {e}"))),
+        }
+    }
+    (texts, problems)
+}
+
+/// The result of compiling after reading: every problem of both steps.
+pub fn with_read_problems<T>(read: Vec<Problem>, compiled: Result<T, Problems>) -> Result<T, Problems> {
+    match compiled {
+        Ok(v) if read.is_empty() => Ok(v),
+        Ok(_) => Err(Problems(read)),
+        Err(Problems(more)) => Err(Problems(read.into_iter().chain(more).collect())),
+    }
+}

@@ -25,7 +25,7 @@ use serde_saphyr::{Location, Spanned};
 
 use crate::actions::{ActionKind, FieldType, Presence, Risk};
 use crate::class::FailureClass;
-use crate::problem::{Problem, Problems, yaml_files};
+use crate::problem::{Problem, Problems};
 use expr::{Expr, ParamType, Source, Val};
 pub use plan::{Attempt, NodeInfo, ParamValue, Plan, PlanContext, PlannedStep, Policy, Skipped, Target};
 use spec::{ConditionSpec, ExprSpec, FileSpec, ParamSpec, PlaybookSpec, StepSpec};
@@ -220,30 +220,11 @@ impl PlaybookSet {
 
     /// Loads and compiles every `.yaml` file of `paths` (files or directories).
     pub fn load(paths: &[impl AsRef<Path>]) -> Result<Self, Problems> {
-        let mut problems = Vec::new();
-        let mut texts = Vec::new();
-        for path in paths {
-            let path = path.as_ref();
-            match yaml_files(path) {
-                Ok(files) => {
-                    for file in files {
-                        match std::fs::read_to_string(&file) {
-                            Ok(t) => texts.push((file, t)),
-                            Err(e) => problems.push(Problem::whole_file(&file, format!("cannot read: {e}"))),
-                        }
-                    }
-                }
-                Err(e) => problems.push(Problem::whole_file(path, format!("cannot read: {e}"))),
-            }
-        }
-        match Self::compile(texts.iter().map(|(f, t)| (f.as_path(), t.as_str()))) {
-            Ok(set) if problems.is_empty() => Ok(set),
-            Ok(_) => Err(Problems(problems)),
-            Err(Problems(more)) => {
-                problems.extend(more);
-                Err(Problems(problems))
-            }
-        }
+        let (texts, problems) = crate::problem::read_yaml_texts(paths);
+        crate::problem::with_read_problems(
+            problems,
+            Self::compile(texts.iter().map(|(f, t)| (f.as_path(), t.as_str()))),
+        )
     }
 
     /// Compiles playbook files given as `(path, text)` pairs.

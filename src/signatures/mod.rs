@@ -27,7 +27,7 @@ use regex::{CaptureLocations, Regex, RegexBuilder};
 
 use crate::class::FailureClass;
 use crate::logtext::{self, MAX_LINE_BYTES};
-use crate::problem::{Problem, Problems, yaml_files};
+use crate::problem::{Problem, Problems};
 use spec::{FileSpec, SignatureSpec};
 
 /// Servers a signature may name in `servers:`.
@@ -176,32 +176,11 @@ pub struct SignatureSet {
 impl SignatureSet {
     /// Loads and compiles every `.yaml` file of `paths` (files or directories).
     pub fn load(paths: &[impl AsRef<Path>]) -> Result<Self, Problems> {
-        let mut problems = Vec::new();
-        let mut specs = Vec::new();
-        for path in paths {
-            let path = path.as_ref();
-            let files = match yaml_files(path) {
-                Ok(f) => f,
-                Err(e) => {
-                    problems.push(Problem::whole_file(path, format!("cannot read: {e}")));
-                    continue;
-                }
-            };
-            for file in files {
-                match std::fs::read_to_string(&file) {
-                    Ok(text) => specs.push((file, text)),
-                    Err(e) => problems.push(Problem::whole_file(&file, format!("cannot read: {e}"))),
-                }
-            }
-        }
-        match Self::compile(specs.iter().map(|(f, t)| (f.as_path(), t.as_str()))) {
-            Ok(set) if problems.is_empty() => Ok(set),
-            Ok(_) => Err(Problems(problems)),
-            Err(Problems(more)) => {
-                problems.extend(more);
-                Err(Problems(problems))
-            }
-        }
+        let (texts, problems) = crate::problem::read_yaml_texts(paths);
+        crate::problem::with_read_problems(
+            problems,
+            Self::compile(texts.iter().map(|(f, t)| (f.as_path(), t.as_str()))),
+        )
     }
 
     /// A set with no signatures (for `--engine model`).
