@@ -242,7 +242,19 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let signatures = load_signatures(config.patterns.as_ref())?;
+        // The controller keeps only the regexes that ever match compiled: the
+        // embedded library (checked in full by `podmedic check` and the tests
+        // of the build) loads lazily; a --patterns directory is checked in
+        // full, then its compiled regexes are dropped.
+        let signatures = match config.patterns.as_ref() {
+            None => SignatureSet::embedded_lazy()
+                .map_err(|problems| anyhow::anyhow!("the signature library is invalid:\n{problems}"))?,
+            Some(dir) => {
+                let mut set = load_signatures(Some(dir))?;
+                set.release_compiled();
+                set
+            }
+        };
         let client = kube::Client::try_default().await.context("connecting to the Kubernetes API server")?;
         // Fail early and clearly when the CRD or the RBAC is missing, in the scope watched.
         let proposals: kube::Api<crate::crd::RecoveryProposal> = match config.namespaces.iter().find(|n| !n.is_empty())

@@ -135,7 +135,7 @@ impl Metrics {
         r.register("actions", "Plan actions run, by type and result", m.actions.clone());
         r.register(
             "event_to_proposal_seconds",
-            "Seconds from a crash reaching the API server to its proposal",
+            "Seconds from the controller seeing a crash to its proposal (status written)",
             m.event_to_proposal.clone(),
         );
         r.register("approval_latency_seconds", "Seconds from proposal to human decision", m.approval_latency.clone());

@@ -34,6 +34,7 @@ pub mod train;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use candle_core::safetensors::Load as _;
 use candle_core::{DType, Device, Tensor};
@@ -129,7 +130,14 @@ pub enum ClassifierError {
 pub struct ModelClassifier {
     meta: ModelMeta,
     featurizer: Featurizer,
+    /// On CUDA, every parameter on the device. On the CPU, the dense layers
+    /// only: the embedding is an empty `[0, dim]` tensor, its rows live in
+    /// `emb` (one copy, not two).
     params: Params,
+    /// CPU only: `params` with the embedding as a tensor, built on first use
+    /// of the candle path ([`ModelClassifier::logits_batch`]: tests,
+    /// training, benchmarks).
+    full: OnceLock<Params>,
     device: Device,
     /// The embedding's data, row-major, for the CPU bag sums (empty on CUDA).
     emb: Vec<f32>,
@@ -186,7 +194,6 @@ impl ModelClassifier {
             Ok(t)
         };
         let buckets = meta.featurizer.buckets as usize;
-        let embedding = load("embedding", &[buckets, cfg.dim])?;
         let hidden = if cfg.has_hidden() {
             Some((load("hidden.weight", &[cfg.hidden, cfg.dim])?, load("hidden.bias", &[cfg.hidden])?))
         } else {
@@ -194,24 +201,55 @@ impl ModelClassifier {
         };
         let out_w = load("output.weight", &[cfg.out_rows(), cfg.pooled()])?;
         let out_b = load("output.bias", &[cfg.out_rows()])?;
+        if device.is_cpu() {
+            // Straight from the file's bytes into the one f32 copy the bag
+            // sums read: no intermediate tensors.
+            let emb = embedding_rows(&st, buckets, cfg.dim)?;
+            let params =
+                Params { embedding: Tensor::zeros((0, cfg.dim), DType::F32, &Device::Cpu)?, hidden, out_w, out_b };
+            let dense = Dense::new(&params)?;
+            let featurizer = Featurizer::new(meta.featurizer);
+            return Ok(ModelClassifier { featurizer, meta, params, full: OnceLock::new(), device, emb, dense });
+        }
+        let embedding = load("embedding", &[buckets, cfg.dim])?;
         let cpu = Params { embedding, hidden, out_w, out_b };
         let dense = Dense::new(&cpu)?;
-        let (params, emb) = if device.is_cpu() {
-            let emb = cpu.embedding.flatten_all()?.to_vec1::<f32>()?;
-            (cpu, emb)
-        } else {
-            let moved = Params {
-                embedding: cpu.embedding.to_device(&device)?,
-                hidden: match &cpu.hidden {
-                    Some((w, b)) => Some((w.to_device(&device)?, b.to_device(&device)?)),
-                    None => None,
-                },
-                out_w: cpu.out_w.to_device(&device)?,
-                out_b: cpu.out_b.to_device(&device)?,
-            };
-            (moved, Vec::new())
+        let params = Params {
+            embedding: cpu.embedding.to_device(&device)?,
+            hidden: match &cpu.hidden {
+                Some((w, b)) => Some((w.to_device(&device)?, b.to_device(&device)?)),
+                None => None,
+            },
+            out_w: cpu.out_w.to_device(&device)?,
+            out_b: cpu.out_b.to_device(&device)?,
         };
-        Ok(ModelClassifier { featurizer: Featurizer::new(meta.featurizer), meta, params, device, emb, dense })
+        let emb = Vec::new();
+        Ok(ModelClassifier {
+            featurizer: Featurizer::new(meta.featurizer),
+            meta,
+            params,
+            full: OnceLock::new(),
+            device,
+            emb,
+            dense,
+        })
+    }
+
+    /// Every parameter as candle tensors on the model's device (on the CPU,
+    /// the embedding tensor is made from `emb` on first call and kept).
+    pub fn params(&self) -> Result<&Params, ClassifierError> {
+        if !self.device.is_cpu() {
+            return Ok(&self.params);
+        }
+        if let Some(p) = self.full.get() {
+            return Ok(p);
+        }
+        let rows = self.emb.len() / self.meta.model.dim.max(1);
+        let full = Params {
+            embedding: Tensor::from_slice(&self.emb, (rows, self.meta.model.dim), &Device::Cpu)?,
+            ..self.params.clone()
+        };
+        Ok(self.full.get_or_init(|| full))
     }
 
     /// What the file says about itself.
@@ -286,7 +324,7 @@ impl ModelClassifier {
     /// model's device.
     pub fn logits_batch(&self, windows: &[&WindowFeatures]) -> Result<Tensor, ClassifierError> {
         let batch = Batch::new(windows, self.meta.model.arch, &self.device, || true)?;
-        Ok(self.params.forward(&self.meta.model, &batch)?)
+        Ok(self.params()?.forward(&self.meta.model, &batch)?)
     }
 }
 
@@ -322,6 +360,34 @@ fn validate_meta(meta: &ModelMeta) -> Result<(), ClassifierError> {
         return bad(format!("temperature {} is not a positive number", meta.temperature));
     }
     Ok(())
+}
+
+/// The `embedding` tensor of a model file as row-major f32, checked for
+/// shape, dtype and finiteness.
+fn embedding_rows(st: &safetensors::SafeTensors<'_>, buckets: usize, dim: usize) -> Result<Vec<f32>, ClassifierError> {
+    use safetensors::Dtype;
+    let view = st.tensor("embedding").map_err(|_| ClassifierError::Invalid("missing tensor `embedding`".into()))?;
+    if view.shape() != [buckets, dim] {
+        return Err(ClassifierError::Invalid(format!(
+            "tensor `embedding` has shape {:?}, expected {:?}",
+            view.shape(),
+            [buckets, dim]
+        )));
+    }
+    let bytes = view.data();
+    let rows: Vec<f32> = match view.dtype() {
+        Dtype::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Dtype::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Dtype::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        other => return Err(ClassifierError::Invalid(format!("tensor `embedding` has dtype {other:?}"))),
+    };
+    if rows.len() != buckets * dim {
+        return Err(ClassifierError::Invalid("tensor `embedding` is truncated".into()));
+    }
+    if rows.iter().any(|v| !v.is_finite()) {
+        return Err(ClassifierError::Invalid("tensor `embedding` holds non-finite values".into()));
+    }
+    Ok(rows)
 }
 
 /// Serialises parameters and metadata into safetensors bytes: the embedding

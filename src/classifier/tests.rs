@@ -189,7 +189,7 @@ fn corrupt_or_foreign_model_files_are_errors_not_panics() {
 fn serialisation_is_byte_stable() {
     let good = valid_bytes();
     let m = ModelClassifier::from_bytes(&good, DeviceChoice::Cpu).unwrap();
-    let again = to_safetensors(&m.params, m.meta()).unwrap();
+    let again = to_safetensors(m.params().unwrap(), m.meta()).unwrap();
     assert_eq!(good, again);
 }
 

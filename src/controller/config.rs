@@ -98,6 +98,13 @@ pub struct ControllerConfig {
     #[arg(long, env = "PODMEDIC_DEVICE", value_enum, default_value_t = crate::classifier::DeviceChoice::Cpu)]
     pub device: crate::classifier::DeviceChoice,
 
+    /// How the pod watcher reads the pods that exist at start-up: `streaming`
+    /// (one watch that sends them one by one: WatchList, on by default in
+    /// Kubernetes 1.32 and from 1.34), `paged` (LIST in pages of 100), or
+    /// `auto` (`streaming` where the API server's version has it on by default).
+    #[arg(long, env = "PODMEDIC_INITIAL_LIST", default_value = "auto", value_parser = ["auto", "streaming", "paged"])]
+    pub initial_list: String,
+
     /// Log format.
     #[arg(long, env = "PODMEDIC_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -105,6 +112,18 @@ pub struct ControllerConfig {
     /// ChatOps (Slack, generic webhook).
     #[command(flatten)]
     pub chatops: crate::chatops::ChatOpsConfig,
+}
+
+/// Whether an API server of this version serves streaming lists (the
+/// WatchList feature) by default: beta and on in 1.32, off again in 1.33,
+/// on from 1.34. Minors like `34+` (managed clusters) count as 34.
+pub fn streams_lists_by_default(major: &str, minor: &str) -> bool {
+    let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).collect::<String>().parse::<u32>().ok();
+    match (digits(major), digits(minor)) {
+        (Some(1), Some(m)) => m == 32 || m >= 34,
+        (Some(major), Some(_)) => major > 1,
+        _ => false,
+    }
 }
 
 /// Parses `90s`, `10m`, `2h`, `1h30m` or plain seconds.
@@ -148,5 +167,15 @@ mod tests {
         assert!(parse_duration("10x").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("").is_err());
         assert!(parse_duration("5m3").is_err());
+    }
+
+    #[test]
+    fn streaming_lists_by_version() {
+        assert!(streams_lists_by_default("1", "36"));
+        assert!(streams_lists_by_default("1", "34+"));
+        assert!(streams_lists_by_default("1", "32"));
+        assert!(!streams_lists_by_default("1", "33"));
+        assert!(!streams_lists_by_default("1", "31"));
+        assert!(!streams_lists_by_default("", ""));
     }
 }

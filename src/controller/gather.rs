@@ -67,48 +67,97 @@ pub struct Gathered {
     pub owner: Owner,
     /// Allocatable resources of the pod's node.
     pub node_allocatable: BTreeMap<String, String>,
+    /// Whether the pod's Events were read into the evidence.
+    pub events_read: bool,
 }
 
 fn api_err(what: &'static str) -> impl FnOnce(kube::Error) -> GatherError {
     move |source| GatherError::Api { what, source }
 }
 
-/// Reads everything about `crash` that a diagnosis and a plan use.
+/// Reads everything about `crash` that a diagnosis and a plan use, in two
+/// rounds of concurrent calls: the pod and its previous log, then its node,
+/// its owner and (for a possible probe kill) its Events.
 pub async fn gather(client: &Client, crash: &Crash, log_tail: i64) -> Result<Gathered, GatherError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), &crash.namespace);
-    let pod = pods
-        .get_opt(&crash.pod)
-        .await
-        .map_err(api_err("the pod"))?
-        .ok_or_else(|| GatherError::PodGone(format!("{}/{}", crash.namespace, crash.pod)))?;
-
-    let log = read_log(&pods, &crash.pod, &crash.container, log_tail).await?;
+    let (pod, log) = tokio::try_join!(
+        async {
+            pods.get_opt(&crash.pod)
+                .await
+                .map_err(api_err("the pod"))?
+                .ok_or_else(|| GatherError::PodGone(format!("{}/{}", crash.namespace, crash.pod)))
+        },
+        read_log(&pods, &crash.pod, &crash.container, log_tail),
+    )?;
     let container = ContainerFacts::from_pod(&pod, Some(&crash.container));
-
-    let node = match pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
-        Some(node) => Api::<Node>::all(client.clone()).get_opt(node).await.map_err(api_err("the node"))?,
-        None => None,
-    };
+    let events_read = may_be_probe_kill(&pod, &crash.container);
+    let node_name = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+    let (node, events, owner) = tokio::try_join!(
+        async {
+            match node_name {
+                Some(node) => Api::<Node>::all(client.clone()).get_opt(node).await.map_err(api_err("the node")),
+                None => Ok(None),
+            }
+        },
+        async { if events_read { pod_events(client, &crash.namespace, &crash.pod).await } else { Ok(Vec::new()) } },
+        owner_of(client, &pod),
+    )?;
     let node_labels = node.as_ref().map(|n| n.labels().clone()).unwrap_or_default();
     let node_allocatable = node
         .as_ref()
         .and_then(|n| n.status.as_ref()?.allocatable.as_ref())
         .map(|a| a.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
         .unwrap_or_default();
-
-    let events: Api<Event> = Api::namespaced(client.clone(), &crash.namespace);
-    let lp = ListParams::default().fields(&format!("involvedObject.name={}", crash.pod));
-    let mut evs = events.list(&lp).await.map_err(api_err("the pod's events"))?.items;
-    evs.sort_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0).or(e.event_time.as_ref().map(|t| t.0)));
-    let events = evs.iter().rev().take(50).rev().map(EventFacts::from).collect();
-
-    let owner = owner_of(client, &pod).await?;
     Ok(Gathered {
         evidence: Evidence { log, container, events, node_labels, metrics: BTreeMap::new() },
         pod,
         owner,
         node_allocatable,
+        events_read,
     })
+}
+
+/// The pod's most recent Events (at most 50, oldest first).
+///
+/// Listing them is the costliest call of a crash: the API server filters
+/// every Event of the namespace by `involvedObject.name`. So they are read
+/// only where they can change the diagnosis, a possible probe kill (see
+/// [`may_be_probe_kill`], and [`super::handle_crash`] reads them as a
+/// fallback when the log alone decides nothing).
+pub async fn pod_events(client: &Client, namespace: &str, pod: &str) -> Result<Vec<EventFacts>, GatherError> {
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+    let lp = ListParams::default().fields(&format!("involvedObject.name={pod}"));
+    let mut evs = events.list(&lp).await.map_err(api_err("the pod's events"))?.items;
+    evs.sort_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0).or(e.event_time.as_ref().map(|t| t.0)));
+    Ok(evs.iter().rev().take(50).rev().map(EventFacts::from).collect())
+}
+
+/// Whether `container` has a startup or liveness probe.
+pub fn has_probe(pod: &Pod, container: &str) -> bool {
+    pod.spec.as_ref().is_some_and(|s| {
+        s.containers.iter().any(|c| c.name == container && (c.startup_probe.is_some() || c.liveness_probe.is_some()))
+    })
+}
+
+/// Whether the kubelet may have killed `container` for failing a probe: it
+/// has a startup or liveness probe, and its last run ended by a signal (exit
+/// above 128: SIGKILL after the grace period, or SIGTERM unhandled) or
+/// cleanly (SIGTERM handled), not OOMKilled. An exit with the server's own
+/// error code (1, say) is its own failure, whatever the probes did.
+pub fn may_be_probe_kill(pod: &Pod, container: &str) -> bool {
+    if !has_probe(pod, container) {
+        return false;
+    }
+    let status = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|ss| ss.iter().find(|s| s.name == container));
+    match status.and_then(crate::evidence::termination) {
+        Some(t) => t.reason.as_deref() != Some("OOMKilled") && (t.exit_code == 0 || t.exit_code > 128),
+        // Nothing recorded: do not rule it out.
+        None => true,
+    }
 }
 
 /// The workload with its earlier revisions (ReplicaSets of a Deployment,
@@ -243,4 +292,38 @@ fn with_kind(mut v: serde_json::Value, api_version: &str, kind: &str) -> serde_j
         o.insert("kind".into(), kind.into());
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(probe: bool, exit_code: i32, reason: &str) -> Pod {
+        let probe = if probe {
+            serde_json::json!({"httpGet": {"path": "/health", "port": 8000}})
+        } else {
+            serde_json::Value::Null
+        };
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "spec": {"containers": [{"name": "vllm", "startupProbe": probe}]},
+            "status": {"containerStatuses": [{"name": "vllm", "image": "", "imageID": "", "ready": false,
+                "restartCount": 2, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": exit_code, "reason": reason}}}]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn events_are_read_only_for_possible_probe_kills() {
+        // Killed after the grace period, or SIGTERM unhandled / handled.
+        assert!(may_be_probe_kill(&pod(true, 137, "Error"), "vllm"));
+        assert!(may_be_probe_kill(&pod(true, 143, "Error"), "vllm"));
+        assert!(may_be_probe_kill(&pod(true, 0, "Completed"), "vllm"));
+        // The server's own error, an OOM kill, or no probe at all.
+        assert!(!may_be_probe_kill(&pod(true, 1, "Error"), "vllm"));
+        assert!(!may_be_probe_kill(&pod(true, 137, "OOMKilled"), "vllm"));
+        assert!(!may_be_probe_kill(&pod(false, 137, "Error"), "vllm"));
+        assert!(!may_be_probe_kill(&pod(true, 137, "Error"), "other"));
+    }
 }

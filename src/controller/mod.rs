@@ -122,7 +122,13 @@ where
 
 /// Watches pods and handles each new crash.
 async fn crash_pipeline(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + 'static) {
-    let mut wc = watcher::Config::default().page_size(500);
+    // Pods come one by one from a streaming list; a paged LIST holds whole
+    // pages of full pods, and the allocator keeps that memory.
+    let mut wc = if streaming_lists(&ctx).await {
+        watcher::Config::default().streaming_lists()
+    } else {
+        watcher::Config::default().page_size(100)
+    };
     if let Some(sel) = &ctx.config.selector {
         wc = wc.labels(sel);
     }
@@ -188,6 +194,25 @@ async fn crash_pipeline(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + '
         .await;
 }
 
+/// Whether the pod watcher should use streaming lists (`--initial-list`).
+async fn streaming_lists(ctx: &Context) -> bool {
+    match ctx.config.initial_list.as_str() {
+        "streaming" => true,
+        "paged" => false,
+        _ => match ctx.client.apiserver_version().await {
+            Ok(v) => {
+                let streaming = config::streams_lists_by_default(&v.major, &v.minor);
+                info!(version = %v.git_version, streaming, "initial list of pods");
+                streaming
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot read the API server's version; listing pods in pages");
+                false
+            }
+        },
+    }
+}
+
 /// Errors handling one crash.
 #[derive(Debug, thiserror::Error)]
 pub enum CrashError {
@@ -213,8 +238,23 @@ impl CrashError {
 #[instrument(skip(ctx, crash), fields(namespace = %crash.namespace, pod = %crash.pod, container = %crash.container))]
 pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outcome, CrashError> {
     ctx.metrics.pod_events.get_or_create(&KindLabel { kind: crash.kind.as_str() }).inc();
-    let gathered = gather::gather(&ctx.client, crash, ctx.config.log_tail).await?;
-    let diagnosis = diagnose(&gathered.evidence, &ctx.signatures, ctx.classifier.as_deref(), &FusionConfig::default());
+    let api: Api<RecoveryProposal> = Api::namespaced(ctx.client.clone(), &crash.namespace);
+    let mut gathered = gather::gather(&ctx.client, crash, ctx.config.log_tail).await?;
+    // The workload's proposals, read once: earlier attempts for the plan's
+    // limits, and the open one a repeat crash updates.
+    let existing = propose::for_workload(&api, &gathered.owner.name);
+    let fusion = FusionConfig::default();
+    let mut diagnosis = diagnose(&gathered.evidence, &ctx.signatures, ctx.classifier.as_deref(), &fusion);
+    if diagnosis.class == crate::class::FailureClass::Unknown
+        && !gathered.events_read
+        && gather::has_probe(&gathered.pod, &crash.container)
+    {
+        // The log decides nothing: a probe kill is the one cause left that
+        // only the Events show.
+        gathered.evidence.events = gather::pod_events(&ctx.client, &crash.namespace, &crash.pod).await?;
+        gathered.events_read = true;
+        diagnosis = diagnose(&gathered.evidence, &ctx.signatures, ctx.classifier.as_deref(), &fusion);
+    }
     if gathered.evidence.probe_kill().is_some() {
         ctx.metrics.pod_events.get_or_create(&KindLabel { kind: "probe_kill" }).inc();
     }
@@ -222,37 +262,39 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
         .diagnoses
         .get_or_create(&DiagnosisLabels { class: diagnosis.class.as_str(), source: source_label(diagnosis.source) })
         .inc();
-    let plan = plan_for(ctx, &diagnosis, &gathered, &crash.namespace).await?;
+    let (plan_input, existing) = tokio::join!(plan_input(ctx, &diagnosis, &gathered, &crash.namespace), existing);
+    let existing = existing.map_err(CrashError::Propose)?;
+    let plan = plan_for(ctx, &diagnosis, &gathered, plan_input?, &existing);
     let plan = plan.map(|p| serde_json::to_value(p).unwrap_or_default());
     let node = gathered.pod.spec.as_ref().and_then(|s| s.node_name.clone());
     let spec = propose::build_spec(&gathered.owner, crash, node, &diagnosis, plan, &ctx.config, Timestamp::now());
-    let api: Api<RecoveryProposal> = Api::namespaced(ctx.client.clone(), &crash.namespace);
     let pod_ref = gathered.pod.object_ref(&());
-    let outcome = propose::propose(&api, &ctx.recorder, spec, &pod_ref, ctx.config.cooldown)
+    let outcome = propose::propose(&api, &ctx.recorder, spec, &pod_ref, ctx.config.cooldown, &existing)
         .await
         .map_err(CrashError::Propose)?;
-    if let propose::Outcome::Created(name) = &outcome
-        && let Ok(created) = api.get(name).await
-    {
-        ctx.notifier.notify(&created);
-    }
-    if let (propose::Outcome::Created(name), Some(t)) = (&outcome, &crash.finished_at) {
-        let secs = Timestamp::now().duration_since(t.0).as_secs_f64().max(0.0);
+    if let propose::Outcome::Created(created) = &outcome {
+        let secs = crash.observed_at.elapsed().as_secs_f64();
         ctx.metrics.event_to_proposal.observe(secs);
-        info!(proposal = %name, class = %diagnosis.class, latency_s = secs, "proposed");
+        info!(proposal = %created.name_any(), class = %diagnosis.class, latency_s = secs, "proposed");
+        ctx.notifier.notify(created);
     }
     Ok(outcome)
 }
 
-/// Renders the playbook for a diagnosis, fetching what that class's plan
-/// reads (revisions for rollbacks, GPU nodes for driver pinning, earlier
-/// attempts for limits).
-async fn plan_for(
+/// What a plan reads beyond the evidence, fetched for the classes that use
+/// it: the workload with its revisions (rollbacks), GPU nodes (driver
+/// pinning).
+struct PlanInput {
+    object: serde_json::Value,
+    candidate_nodes: Vec<crate::playbook::NodeInfo>,
+}
+
+async fn plan_input(
     ctx: &Context,
     diagnosis: &crate::diagnosis::Diagnosis,
     gathered: &gather::Gathered,
     ns: &str,
-) -> Result<Option<crate::playbook::Plan>, CrashError> {
+) -> Result<PlanInput, CrashError> {
     use crate::class::FailureClass;
     let object = match diagnosis.class {
         FailureClass::ConfigError | FailureClass::CudaDriverMismatch => {
@@ -260,34 +302,43 @@ async fn plan_for(
         }
         _ => gathered.owner.object.clone(),
     };
-    let workload = crate::actions::Workload::from_value(object).ok();
+    let candidate_nodes = if diagnosis.class == FailureClass::CudaDriverMismatch {
+        gather::gpu_nodes(&ctx.client).await?
+    } else {
+        Vec::new()
+    };
+    Ok(PlanInput { object, candidate_nodes })
+}
+
+/// Renders the playbook for a diagnosis; earlier executions on the workload
+/// (in `existing`) count against the playbook's limits.
+fn plan_for(
+    ctx: &Context,
+    diagnosis: &crate::diagnosis::Diagnosis,
+    gathered: &gather::Gathered,
+    input: PlanInput,
+    existing: &[RecoveryProposal],
+) -> Option<crate::playbook::Plan> {
+    let workload = crate::actions::Workload::from_value(input.object).ok();
     let mut pc = crate::playbook::PlanContext::from_evidence(&gathered.evidence, chrono::Utc::now());
     pc.pod_name = Some(gathered.pod.name_any());
     pc.node_allocatable = gathered.node_allocatable.clone();
     pc.policy = ctx.policy.clone();
-    if diagnosis.class == FailureClass::CudaDriverMismatch {
-        pc.candidate_nodes = gather::gpu_nodes(&ctx.client).await?;
-    }
-    // Earlier executions on this workload count against the playbook's limits.
-    let api: Api<RecoveryProposal> = Api::namespaced(ctx.client.clone(), ns);
-    let lp =
-        kube::api::ListParams::default().labels(&format!("{}={}", crate::crd::WORKLOAD_LABEL, gathered.owner.name));
-    if let Ok(list) = api.list(&lp).await {
-        for p in list.items {
-            let ran = p.status.as_ref().is_some_and(|s| {
-                use crate::crd::Phase::*;
-                matches!(s.phase, Executing | Verifying | Succeeded | Failed | RolledBack)
-            });
-            let at = p.status.as_ref().and_then(|s| s.decided_at.as_ref()).map(|t| t.0.as_second());
-            let playbook = p.spec.plan.as_ref().and_then(|v| v.get("playbook")).and_then(|v| v.as_str());
-            if let (true, Some(at), Some(playbook)) = (ran, at, playbook)
-                && let Some(at) = chrono::DateTime::from_timestamp(at, 0)
-            {
-                pc.attempts.push(crate::playbook::Attempt { playbook: playbook.to_owned(), at });
-            }
+    pc.candidate_nodes = input.candidate_nodes;
+    for p in existing.iter().filter(|p| p.spec.target.uid == gathered.owner.uid) {
+        let ran = p.status.as_ref().is_some_and(|s| {
+            use crate::crd::Phase::*;
+            matches!(s.phase, Executing | Verifying | Succeeded | Failed | RolledBack)
+        });
+        let at = p.status.as_ref().and_then(|s| s.decided_at.as_ref()).map(|t| t.0.as_second());
+        let playbook = p.spec.plan.as_ref().and_then(|v| v.get("playbook")).and_then(|v| v.as_str());
+        if let (true, Some(at), Some(playbook)) = (ran, at, playbook)
+            && let Some(at) = chrono::DateTime::from_timestamp(at, 0)
+        {
+            pc.attempts.push(crate::playbook::Attempt { playbook: playbook.to_owned(), at });
         }
     }
-    Ok(ctx.playbooks.plan(diagnosis, workload.as_ref(), &pc))
+    ctx.playbooks.plan(diagnosis, workload.as_ref(), &pc)
 }
 
 fn source_label(s: crate::diagnosis::Source) -> &'static str {

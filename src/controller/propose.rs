@@ -22,10 +22,10 @@ use crate::crd::{
 use crate::diagnosis::Diagnosis;
 
 /// What became of a diagnosed crash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Outcome {
-    /// A new proposal was created.
-    Created(String),
+    /// A new proposal was created (as written, status included).
+    Created(Box<RecoveryProposal>),
     /// An open proposal for the same workload and class was updated.
     Updated(String),
     /// The workload is cooling down after a recent decision.
@@ -91,19 +91,24 @@ pub fn build_spec(
     }
 }
 
+/// The proposals for a workload (by its label), as [`propose`] reads them.
+pub async fn for_workload(api: &Api<RecoveryProposal>, workload: &str) -> Result<Vec<RecoveryProposal>, kube::Error> {
+    Ok(api.list(&ListParams::default().labels(&format!("{WORKLOAD_LABEL}={workload}"))).await?.items)
+}
+
 /// Creates a proposal for `spec`, or records one more occurrence on the
-/// open proposal for the same workload and class.
+/// open proposal for the same workload and class. `existing` is
+/// [`for_workload`] for the target, read beforehand.
 pub async fn propose(
     api: &Api<RecoveryProposal>,
     recorder: &Recorder,
     spec: RecoveryProposalSpec,
     pod: &ObjectReference,
     cooldown: Duration,
+    existing: &[RecoveryProposal],
 ) -> Result<Outcome, kube::Error> {
     let now = Timestamp::now();
     let class = spec.diagnosis.class.as_str();
-    let lp = ListParams::default().labels(&format!("{WORKLOAD_LABEL}={}", spec.target.name));
-    let existing = api.list(&lp).await?.items;
     let same_target = existing.iter().filter(|p| p.spec.target.uid == spec.target.uid);
 
     // One open proposal per workload and class.
@@ -152,8 +157,8 @@ pub async fn propose(
         }
     });
     let created = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await?;
-    announce(recorder, &created, pod).await;
-    Ok(Outcome::Created(name))
+    announce(recorder, &created, pod);
+    Ok(Outcome::Created(Box::new(created)))
 }
 
 /// Counts one more occurrence on `rxp`. Only `occurrences` and `lastSeen`
@@ -179,8 +184,9 @@ async fn count_occurrence(
     Ok(())
 }
 
-/// Events on the proposal and the pod, and one JSON line on stdout.
-async fn announce(recorder: &Recorder, rxp: &RecoveryProposal, pod: &ObjectReference) {
+/// One JSON line on stdout, and Events on the proposal and the pod (written
+/// in the background: they are not on the crash → proposal path).
+fn announce(recorder: &Recorder, rxp: &RecoveryProposal, pod: &ObjectReference) {
     let d = &rxp.spec.diagnosis;
     let note = format!(
         "{} ({}, confidence {:.2}): {}",
@@ -190,18 +196,21 @@ async fn announce(recorder: &Recorder, rxp: &RecoveryProposal, pod: &ObjectRefer
         crate::util::truncate(&d.summary, 700)
     );
     let rxp_ref = rxp.object_ref(&());
-    for (object, related) in [(&rxp_ref, pod), (pod, &rxp_ref)] {
-        let event = Event {
-            type_: EventType::Warning,
-            reason: "RecoveryProposed".into(),
-            note: Some(note.clone()),
-            action: "Propose".into(),
-            secondary: Some(related.clone()),
-        };
-        if let Err(e) = recorder.publish(&event, object).await {
-            tracing::warn!(error = %e, "could not record the proposal event");
+    let (recorder, pod) = (recorder.clone(), pod.clone());
+    tokio::spawn(async move {
+        for (object, related) in [(&rxp_ref, &pod), (&pod, &rxp_ref)] {
+            let event = Event {
+                type_: EventType::Warning,
+                reason: "RecoveryProposed".into(),
+                note: Some(note.clone()),
+                action: "Propose".into(),
+                secondary: Some(related.clone()),
+            };
+            if let Err(e) = recorder.publish(&event, object).await {
+                tracing::warn!(error = %e, "could not record the proposal event");
+            }
         }
-    }
+    });
     let line = serde_json::json!({
         "event": "proposal",
         "namespace": rxp.namespace(),

@@ -38,8 +38,11 @@ pub struct Crash {
     pub kind: CrashKind,
     /// Restarts so far (identifies this crash among the pod's crashes).
     pub restart_count: i32,
-    /// When the crashed run ended, if the kubelet said.
+    /// When the crashed run ended, if the kubelet said (whole seconds).
     pub finished_at: Option<Time>,
+    /// When the controller saw this pod status (the start of its
+    /// crash → proposal latency).
+    pub observed_at: std::time::Instant,
 }
 
 /// The crash a pod shows now, if any: a container waiting in
@@ -74,6 +77,7 @@ pub fn crash_of(pod: &Pod, restart_threshold: i32) -> Option<Crash> {
             kind,
             restart_count: s.restart_count,
             finished_at,
+            observed_at: std::time::Instant::now(),
         })
     })
 }
@@ -158,6 +162,7 @@ mod tests {
             kind: CrashKind::CrashLoop,
             restart_count: n,
             finished_at: None,
+            observed_at: std::time::Instant::now(),
         };
         assert!(seen.first_time(&c(2)));
         assert!(!seen.first_time(&c(2)));

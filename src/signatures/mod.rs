@@ -21,6 +21,7 @@ pub mod spec;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 use regex::{CaptureLocations, Regex, RegexBuilder};
@@ -85,14 +86,28 @@ pub struct Signature {
     pub origin: Origin,
     /// Its positive example lines (documentation, benchmarks).
     pub examples: Vec<String>,
-    regex: Regex,
+    pattern: String,
+    /// Compiled on first use (or at load when the set is checked).
+    regex: OnceLock<Regex>,
     anchors: Vec<String>,
 }
 
 impl Signature {
-    /// The confirming regex.
+    /// The confirming regex, compiled on first use.
     pub fn regex(&self) -> &Regex {
-        &self.regex
+        self.regex.get_or_init(|| {
+            build_regex(&self.pattern).unwrap_or_else(|e| {
+                // Only an unchecked set (the embedded library, which tests
+                // and `podmedic check` compile) can get here.
+                tracing::error!(signature = %self.id, error = %e, "signature regex does not compile; it never matches");
+                Regex::new(r"[^\s\S]").expect("a fixed pattern compiles")
+            })
+        })
+    }
+
+    /// The regex source.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
     }
 
     /// The literal anchors.
@@ -161,7 +176,8 @@ pub struct Scratch {
     marks: Vec<u32>,
     generation: u32,
     candidates: Vec<u32>,
-    locs: Vec<CaptureLocations>,
+    /// Capture slots per signature, made when its regex first runs.
+    locs: Vec<Option<CaptureLocations>>,
 }
 
 /// The compiled library.
@@ -193,8 +209,32 @@ impl SignatureSet {
         Self::compile(crate::embedded::PATTERNS.iter().map(|(f, t)| (Path::new(*f), *t)))
     }
 
-    /// Compiles signature files given as `(path, text)` pairs.
+    /// The embedded library for a long-running process: parsed and its
+    /// fields checked, but regexes are compiled only when an anchor first
+    /// hits and examples are not run. Compiling all of them and running their
+    /// examples costs ~40 MiB that a controller would keep for nothing;
+    /// `podmedic check` and the test suite do both for the library a binary
+    /// embeds.
+    pub fn embedded_lazy() -> Result<Self, Problems> {
+        Self::compile_with(crate::embedded::PATTERNS.iter().map(|(f, t)| (Path::new(*f), *t)), false)
+    }
+
+    /// Drops every compiled regex and its caches; each is compiled again
+    /// when it is next needed. For long-running processes, after a checked
+    /// load.
+    pub fn release_compiled(&mut self) {
+        for s in &mut self.sigs {
+            s.regex = OnceLock::new();
+        }
+    }
+
+    /// Compiles signature files given as `(path, text)` pairs, compiling
+    /// every regex and checking every example.
     pub fn compile<'a>(files: impl IntoIterator<Item = (&'a Path, &'a str)>) -> Result<Self, Problems> {
+        Self::compile_with(files, true)
+    }
+
+    fn compile_with<'a>(files: impl IntoIterator<Item = (&'a Path, &'a str)>, eager: bool) -> Result<Self, Problems> {
         let mut problems = Vec::new();
         let mut sigs = Vec::new();
         let mut examples = Vec::new();
@@ -208,7 +248,7 @@ impl SignatureSet {
                 }
             };
             for spec in parsed.signatures {
-                if let Some(sig) = compile_one(file, &spec, &mut problems) {
+                if let Some(sig) = compile_one(file, &spec, eager, &mut problems) {
                     if let Some(first) = seen.get(&sig.id) {
                         problems.push(
                             Problem::new(
@@ -246,7 +286,9 @@ impl SignatureSet {
                 return Err(Problems(problems));
             }
         };
-        set.check_examples(&examples, &mut problems);
+        if eager {
+            set.check_examples(&examples, &mut problems);
+        }
         if problems.is_empty() { Ok(set) } else { Err(Problems(problems)) }
     }
 
@@ -355,14 +397,14 @@ impl SignatureSet {
             marks: vec![0; self.sigs.len()],
             generation: 0,
             candidates: Vec::with_capacity(16),
-            locs: self.sigs.iter().map(|s| s.regex.capture_locations()).collect(),
+            locs: vec![None; self.sigs.len()],
         }
     }
 
     /// Named captures of signature `sig` as owned strings.
     pub fn captures_of(&self, sig: usize, text: &str, locs: &CaptureLocations) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        for (i, name) in self.sigs[sig].regex.capture_names().enumerate() {
+        for (i, name) in self.sigs[sig].regex().capture_names().enumerate() {
             if let (Some(name), Some((s, e))) = (name, locs.get(i)) {
                 out.insert(name.to_owned(), text[s..e].to_owned());
             }
@@ -427,8 +469,10 @@ impl SignatureSet {
             candidates.sort_unstable();
             for &s in candidates.iter() {
                 let s = s as usize;
-                if self.sigs[s].regex.captures_read(&mut locs[s], text).is_some() {
-                    on_match(Match { signature: s, line_start, text, captures: &locs[s] });
+                let re = self.sigs[s].regex();
+                let loc = locs[s].get_or_insert_with(|| re.capture_locations());
+                if re.captures_read(loc, text).is_some() {
+                    on_match(Match { signature: s, line_start, text, captures: loc });
                 }
             }
         }
@@ -469,7 +513,13 @@ impl SignatureSet {
     }
 }
 
-fn compile_one(file: &Path, spec: &SignatureSpec, problems: &mut Vec<Problem>) -> Option<Signature> {
+fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build()
+}
+
+/// Checks one signature's fields; with `eager`, also compiles its regex (and
+/// checks the summary's placeholders against the regex's captures).
+fn compile_one(file: &Path, spec: &SignatureSpec, eager: bool, problems: &mut Vec<Problem>) -> Option<Signature> {
     let before = problems.len();
     let id = spec.id.value.trim().to_owned();
     let at = |loc: &serde_saphyr::Location, msg: String| Problem::at(file, loc, msg);
@@ -524,13 +574,17 @@ fn compile_one(file: &Path, spec: &SignatureSpec, problems: &mut Vec<Problem>) -
                 .hint("say where the wording comes from"),
         );
     }
-    let regex = match RegexBuilder::new(&spec.regex.value).size_limit(REGEX_SIZE_LIMIT).build() {
-        Ok(r) => Some(r),
-        Err(e) => {
-            let msg = e.to_string().lines().last().unwrap_or("invalid regex").trim().to_owned();
-            problems.push(at(&spec.regex.referenced, format!("signature `{id}`: regex does not compile: {msg}")));
-            None
+    let regex = if eager {
+        match build_regex(&spec.regex.value) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                let msg = e.to_string().lines().last().unwrap_or("invalid regex").trim().to_owned();
+                problems.push(at(&spec.regex.referenced, format!("signature `{id}`: regex does not compile: {msg}")));
+                None
+            }
         }
+    } else {
+        None
     };
     if let (Some(regex), Some(summary)) = (&regex, &spec.summary) {
         let names: Vec<&str> = regex.capture_names().flatten().collect();
@@ -566,7 +620,8 @@ fn compile_one(file: &Path, spec: &SignatureSpec, problems: &mut Vec<Problem>) -
         references: spec.references.value.clone(),
         origin: Origin { file: file.to_owned(), line: spec.id.referenced.line() },
         examples: spec.examples.value.matching.iter().map(|e| e.line().to_owned()).collect(),
-        regex: regex?,
+        pattern: spec.regex.value.clone(),
+        regex: regex.map(OnceLock::from).unwrap_or_default(),
         anchors: spec.anchors.value.iter().map(|a| a.trim().to_owned()).collect(),
     })
 }

@@ -149,3 +149,34 @@ fn not_yaml_at_all() {
     assert_eq!(ps.len(), 1);
     assert!(ps[0].starts_with("bad.yaml:"));
 }
+
+#[test]
+fn the_lazy_library_matches_like_the_checked_one() {
+    let checked = SignatureSet::embedded().expect("the embedded library compiles and its examples pass");
+    let mut lazy = SignatureSet::embedded_lazy().unwrap();
+    assert_eq!(checked.len(), lazy.len());
+    let mut corpus = String::new();
+    for dir in std::fs::read_dir("tests/fixtures/logs").unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(dir).unwrap() {
+            corpus.push_str(&String::from_utf8_lossy(&std::fs::read(f.unwrap().path()).unwrap()));
+        }
+    }
+    let hits = |set: &SignatureSet| {
+        let mut out = Vec::new();
+        let mut scratch = set.scratch();
+        set.scan_with(corpus.as_bytes(), &mut scratch, |m| {
+            out.push((m.line_start, m.signature, set.captures_of(m.signature, m.text, m.captures)))
+        });
+        out
+    };
+    let want = hits(&checked);
+    assert!(want.len() > 50, "the fixture corpus should hit many signatures: {}", want.len());
+    assert_eq!(want, hits(&lazy));
+    // Released regexes compile again on demand.
+    lazy.release_compiled();
+    assert_eq!(want, hits(&lazy));
+}
