@@ -863,8 +863,8 @@ fn report(s: &Settings, f: &Figures) {
     println!("  ratio p99 proposal / p99 bare reaction: {:.1}x", p99 / quantile(&reaction, 0.99));
     match &f.histogram {
         Some(h) if h.count > 0 => println!(
-            "  controller's podmedic_event_to_proposal_seconds: n={}, mean {:.3} s, p99 <= {} s (from finishedAt, \
-             whole seconds: reads up to 1 s high)",
+            "  controller's podmedic_event_to_proposal_seconds: n={}, mean {:.3} s, p99 <= {} s (from the \
+             controller's own watch receipt: excludes watch delivery)",
             h.count,
             h.sum / h.count as f64,
             h.quantile_bound(0.99)
