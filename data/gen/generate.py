@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import fill, pick, window_context  # noqa: E402
 from seeds import SEEDS  # noqa: E402
 import seeds_more  # noqa: E402,F401  (registers more seeds)
+import seeds_extra  # noqa: E402,F401  (registers yet more seeds)
 from servers import NOISE, SERVERS, Clock  # noqa: E402
 
 SEED = 20260101
