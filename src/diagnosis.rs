@@ -18,6 +18,10 @@
 //!    weak signature; with no signature at all, a confident model decides.
 //! 5. **Abstain.** Below [`FusionConfig::abstain_below`] the answer is
 //!    `unknown` with source `none`; the runner-up classes are still reported.
+//!
+//! With no signature library (`--engine model`) the classifier's top class
+//! decides at or above [`FusionConfig::model_alone`] instead, a threshold
+//! tuned for the model on its own.
 
 use std::collections::BTreeMap;
 
@@ -116,6 +120,10 @@ pub struct FusionConfig {
     pub root_cause_margin: f64,
     /// Below this confidence the answer is `unknown`.
     pub abstain_below: f64,
+    /// With no signatures loaded (`--engine model`), the model's top class
+    /// decides at or above this probability (in place of `model_decides`
+    /// and `abstain_below` for the model's own decisions).
+    pub model_alone: f64,
 }
 
 impl Default for FusionConfig {
@@ -124,7 +132,16 @@ impl Default for FusionConfig {
         // models/README.md): with the classifier's temperature-calibrated
         // probabilities, 0.3..0.4 ties for best fused macro-F1 and 0.6 loses
         // rescues; the other values sat on the plateau or were not swept.
-        FusionConfig { strong_signature: 0.85, model_decides: 0.4, root_cause_margin: 0.15, abstain_below: 0.5 }
+        // model_alone was swept the same way for the model on its own: dev
+        // macro-F1 0.70 at 0.25..0.3, falling to 0.64 at 0.5 (right answers
+        // below 0.5 lost); 0.3 keeps fewer over-claimed `unknown` windows.
+        FusionConfig {
+            strong_signature: 0.85,
+            model_decides: 0.4,
+            root_cause_margin: 0.15,
+            abstain_below: 0.5,
+            model_alone: 0.3,
+        }
     }
 }
 
@@ -227,9 +244,11 @@ pub fn diagnose(
         let (i, p) = probs.iter().enumerate().fold((0, f32::MIN), |acc, (i, &p)| if p > acc.1 { (i, p) } else { acc });
         ModelOpinion { class: FailureClass::ALL[i], probability: f64::from(p) }
     });
+    let model_alone = signatures.is_empty();
+    let decides = if model_alone { config.model_alone } else { config.model_decides };
     let model_says = model_opinion
         .as_ref()
-        .filter(|m| m.class != FailureClass::Unknown && m.probability >= config.model_decides)
+        .filter(|m| m.class != FailureClass::Unknown && m.probability >= decides)
         .map(|m| (m.class, m.probability));
 
     let (class, confidence, source) = match (sig_class, model_says) {
@@ -252,7 +271,8 @@ pub fn diagnose(
         .collect();
     alternatives.sort_by(|a, b| b.score.total_cmp(&a.score));
 
-    if class == FailureClass::Unknown || confidence < config.abstain_below {
+    let abstain = if model_alone && source == Source::Model { config.model_alone } else { config.abstain_below };
+    if class == FailureClass::Unknown || confidence < abstain {
         if class != FailureClass::Unknown {
             alternatives.insert(0, Alternative { class, score: round3(confidence) });
         }

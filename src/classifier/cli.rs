@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use sha2::Digest as _;
 
-use super::eval::{Confusion, evaluate, fusion_grid, model_decision, model_probs, render, tune_fusion};
+use super::eval::{
+    Confusion, evaluate, fusion_grid, model_decision, model_probs, render, tune_fusion, tune_model_alone,
+};
 use super::featurize::FeaturizerConfig;
 use super::model::{Arch, ModelConfig};
 use super::train::{TrainConfig, train};
@@ -112,7 +114,7 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         let (mut c, mut top) = (Confusion::default(), Confusion::default());
         for (e, p) in dev.iter().zip(model_probs(&model, dev)) {
             c.add(e.class, model_decision(&p, &cfg));
-            top.add(e.class, model_decision(&p, &FusionConfig { model_decides: 0.0, ..cfg }));
+            top.add(e.class, model_decision(&p, &FusionConfig { model_alone: 0.0, ..cfg }));
         }
         eprintln!(
             "dev, model alone: macro-F1 {:.3}, accuracy {:.3} (argmax without abstaining: macro-F1 {:.3}, accuracy {:.3})",
@@ -207,6 +209,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
         std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?;
     }
     let tuned = if args.tune { tune_fusion(&examples, &signatures, &probs, &fusion_grid()) } else { Vec::new() };
+    let alone = if args.tune { tune_model_alone(&examples, &probs) } else { Vec::new() };
     match args.output {
         EvalOutput::Json => {
             let v = serde_json::json!({
@@ -216,6 +219,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
                 "fusion": format!("{cfg:?}"),
                 "results": results,
                 "tuned": tuned.iter().take(10).map(|(c, f1, acc)| serde_json::json!({"config": format!("{c:?}"), "macro_f1": f1, "accuracy": acc})).collect::<Vec<_>>(),
+                "model_alone": alone.iter().map(|(t, f1, acc)| serde_json::json!({"threshold": t, "macro_f1": f1, "accuracy": acc})).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
@@ -233,6 +237,10 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
                 println!("\nbest fusion settings on these windows (fused macro-F1, accuracy):");
                 for (c, f1, acc) in tuned.iter().take(10) {
                     println!("  {f1:.4} {acc:.4}  {c:?}");
+                }
+                println!("\nmodel alone by model_alone threshold (macro-F1, accuracy):");
+                for (t, f1, acc) in &alone {
+                    println!("  {t:.2}  {f1:.4} {acc:.4}");
                 }
             }
         }

@@ -3,7 +3,8 @@
 //!
 //! - **signatures**: `diagnose` without a model;
 //! - **model**: the classifier alone, its top class when its probability
-//!   reaches [`FusionConfig::model_decides`], else `unknown`;
+//!   reaches [`FusionConfig::model_alone`], else `unknown` (as
+//!   `triage --engine model` decides);
 //! - **fused**: `diagnose` with the model.
 //!
 //! Each window is diagnosed from its log alone (no pod status, no Events),
@@ -122,7 +123,7 @@ pub fn model_probs(model: &ModelClassifier, examples: &[Example]) -> Vec<[f32; N
 /// The model-only decision for one probability vector.
 pub fn model_decision(p: &[f32; N], cfg: &FusionConfig) -> FailureClass {
     let (i, best) = p.iter().enumerate().fold((N - 1, f32::MIN), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc });
-    if f64::from(best) >= cfg.model_decides { FailureClass::ALL[i] } else { FailureClass::Unknown }
+    if f64::from(best) >= cfg.model_alone { FailureClass::ALL[i] } else { FailureClass::Unknown }
 }
 
 /// Evaluates the engines on `examples`; `probs` are the model's answers
@@ -176,6 +177,22 @@ pub fn tune_fusion(
     out
 }
 
+/// Model-alone macro-F1 and accuracy for each [`FusionConfig::model_alone`]
+/// threshold from 0.2 to 0.6, in order.
+pub fn tune_model_alone(examples: &[Example], probs: &[[f32; N]]) -> Vec<(f64, f64, f64)> {
+    (4..=12)
+        .map(|k| {
+            let t = f64::from(k) * 0.05;
+            let cfg = FusionConfig { model_alone: t, ..FusionConfig::default() };
+            let mut c = Confusion::default();
+            for (e, p) in examples.iter().zip(probs) {
+                c.add(e.class, model_decision(p, &cfg));
+            }
+            (t, c.macro_f1(), c.accuracy())
+        })
+        .collect()
+}
+
 /// The grid `eval --tune` sweeps. Two values are not swept:
 /// `root_cause_margin` stays at its default, because the synthetic dev
 /// split has too few causal chains (Xid then NCCL, driver then "no GPUs")
@@ -192,6 +209,7 @@ pub fn fusion_grid() -> Vec<FusionConfig> {
                     model_decides: decides,
                     root_cause_margin: margin,
                     abstain_below: abstain,
+                    ..FusionConfig::default()
                 });
             }
         }
@@ -282,7 +300,7 @@ mod tests {
         let mut p = [0.0f32; N];
         p[GpuOom.index()] = 0.95;
         assert_eq!(model_decision(&p, &cfg), GpuOom);
-        p[GpuOom.index()] = (cfg.model_decides as f32) - 0.01;
+        p[GpuOom.index()] = (cfg.model_alone as f32) - 0.01;
         assert_eq!(model_decision(&p, &cfg), Unknown);
     }
 }

@@ -238,7 +238,7 @@ fn the_shipped_model_beats_trivial_baselines_on_the_dev_split() {
     let (mut model, mut top, mut majority) = (Confusion::default(), Confusion::default(), Confusion::default());
     for (e, p) in dev.iter().zip(&probs) {
         model.add(e.class, model_decision(p, &cfg));
-        top.add(e.class, model_decision(p, &FusionConfig { model_decides: 0.0, ..cfg }));
+        top.add(e.class, model_decision(p, &FusionConfig { model_alone: 0.0, ..cfg }));
         majority.add(e.class, FailureClass::Unknown);
     }
     // Majority class (`unknown`): accuracy ~0.16, macro-F1 ~0.03. Uniform

@@ -176,3 +176,21 @@ fn fusion_precedence() {
     assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
     assert_eq!(d.model.unwrap().class, FailureClass::WeightLoadFailure);
 }
+
+#[test]
+fn the_model_alone_has_its_own_threshold() {
+    let cfg = FusionConfig::default();
+    let p = cfg.model_alone as f32 + 0.05;
+    assert!(f64::from(p) < cfg.abstain_below, "the test needs a probability between the two thresholds");
+    let m = Fixed(FailureClass::WeightLoadFailure, p);
+    // Without signatures (`--engine model`), the model's top class decides...
+    let d = diagnose(&ev("something odd happened"), &SignatureSet::empty(), Some(&m), &cfg);
+    assert_eq!((d.class, d.source), (FailureClass::WeightLoadFailure, Source::Model));
+    // ...but not when fused with signatures, where it only rescues when sure.
+    let d = diagnose(&ev("something odd happened"), &lib(), Some(&m), &cfg);
+    assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
+    // And it never lowers the bar for pod facts: a bare exit 137 stays a hint.
+    let e = with_container(ev("loading weights"), 137, "Error");
+    let d = diagnose(&e, &SignatureSet::empty(), Some(&Fixed(FailureClass::Unknown, 0.9)), &cfg);
+    assert_eq!(d.class, FailureClass::Unknown);
+}
