@@ -86,6 +86,8 @@ pub struct Signature {
     pub origin: Origin,
     /// Its positive example lines (documentation, benchmarks).
     pub examples: Vec<String>,
+    /// Fragments (lower-cased) that elsewhere in a log tail cancel its hits.
+    pub unless: Vec<String>,
     pattern: String,
     /// Compiled on first use (or at load when the set is checked).
     regex: OnceLock<Regex>,
@@ -495,6 +497,13 @@ impl SignatureSet {
                 captures: self.captures_of(m.signature, m.text, m.captures),
             });
         });
+        if hits.iter().any(|h| !self.sigs[h.signature].unless.is_empty()) {
+            // Context that makes a line a consequence (`unless:`), looked for
+            // only when such a signature hit.
+            let lower = buf.to_ascii_lowercase();
+            let present = |f: &str| memchr::memmem::find(&lower, f.as_bytes()).is_some();
+            hits.retain(|h| !self.sigs[h.signature].unless.iter().any(|f| present(f)));
+        }
         hits
     }
 
@@ -564,6 +573,22 @@ fn compile_one(file: &Path, spec: &SignatureSpec, eager: bool, problems: &mut Ve
             ));
         }
     }
+    let unless: Vec<String> = match &spec.unless {
+        Some(u) => {
+            for f in &u.value {
+                if f.trim().len() < MIN_ANCHOR_LEN {
+                    problems.push(at(
+                        &u.referenced,
+                        format!(
+                            "signature `{id}`: `unless` fragment {f:?} is shorter than {MIN_ANCHOR_LEN} characters"
+                        ),
+                    ));
+                }
+            }
+            u.value.iter().map(|f| f.trim().to_ascii_lowercase()).collect()
+        }
+        None => Vec::new(),
+    };
     let w = spec.weight.value;
     if !(w > 0.0 && w <= 1.0) {
         problems.push(at(&spec.weight.referenced, format!("signature `{id}`: weight {w} is outside (0, 1]")));
@@ -620,6 +645,7 @@ fn compile_one(file: &Path, spec: &SignatureSpec, eager: bool, problems: &mut Ve
         references: spec.references.value.clone(),
         origin: Origin { file: file.to_owned(), line: spec.id.referenced.line() },
         examples: spec.examples.value.matching.iter().map(|e| e.line().to_owned()).collect(),
+        unless,
         pattern: spec.regex.value.clone(),
         regex: regex.map(OnceLock::from).unwrap_or_default(),
         anchors: spec.anchors.value.iter().map(|a| a.trim().to_owned()).collect(),

@@ -39,6 +39,11 @@ pub struct SignatureSpec {
     pub weight: Spanned<f64>,
     /// Where the wording comes from.
     pub references: Spanned<Vec<String>>,
+    /// Literal fragments (ASCII case-insensitive) that, anywhere in the same
+    /// log tail, show this signature's line to be a consequence of another
+    /// failure: its hits are then dropped from the diagnosis.
+    #[serde(default)]
+    pub unless: Option<Spanned<Vec<String>>>,
     /// Lines that must and must not match.
     pub examples: Spanned<ExamplesSpec>,
 }

@@ -180,3 +180,33 @@ fn the_lazy_library_matches_like_the_checked_one() {
     lazy.release_compiled();
     assert_eq!(want, hits(&lazy));
 }
+
+#[test]
+fn unless_context_cancels_a_consequence_line() {
+    let yaml = r#"
+signatures:
+  - id: bare-killed
+    class: host-oom
+    subclass: killed
+    title: "Killed"
+    servers: [linux]
+    anchors: ["Killed"]
+    regex: '(?:^|\s)Killed\s*$'
+    weight: 0.65
+    references: ["x"]
+    unless: ["received SIGQUIT from a child"]
+    examples:
+      match: ["Killed"]
+      no_match: ["Killed process 12 (python3)"]
+"#;
+    let set = SignatureSet::compile([(Path::new("t.yaml"), yaml)]).unwrap();
+    let tail = |text: &str| crate::logtext::LogTail::from_text(text, 100);
+    assert_eq!(set.scan_tail(&tail("loading shard 3/8\nKilled\n")).len(), 1);
+    let sglang =
+        "[2025-01-01 00:00:00] Received sigquit from a child process. It usually means the child failed.\nKilled\n";
+    assert!(set.scan_tail(&tail(sglang)).is_empty());
+
+    let short = yaml.replace("received SIGQUIT from a child", "abc");
+    let err = SignatureSet::compile([(Path::new("t.yaml"), short.as_str())]).unwrap_err().to_string();
+    assert!(err.contains("`unless` fragment"), "{err}");
+}
