@@ -51,7 +51,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use cluster::*;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
-use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use podmedic::crd::RecoveryProposal;
@@ -213,7 +213,7 @@ async fn bench(client: &Client, s: &Settings, created: &mut Created) -> Result<(
         s.pods_per_node,
         s.spread.as_secs_f64()
     );
-    install_crd(client).await?;
+    install_crd(client, "podmedic-bench", Duration::from_secs(60)).await?;
 
     // Nodes, namespaces, the idle baseline.
     created.nodes = true;
@@ -355,20 +355,6 @@ async fn bench(client: &Client, s: &Settings, created: &mut Created) -> Result<(
 // ---------------------------------------------------------------------------
 // Objects
 // ---------------------------------------------------------------------------
-
-async fn install_crd(client: &Client) -> Result<()> {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use kube::CustomResourceExt;
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = RecoveryProposal::crd();
-    crds.patch("recoveryproposals.podmedic.io", &PatchParams::apply("podmedic-bench").force(), &Patch::Apply(&crd))
-        .await
-        .context("installing the CRD")?;
-    poll("the RecoveryProposal CRD to be served", Duration::from_secs(60), || async {
-        Ok(Api::<RecoveryProposal>::all(client.clone()).list(&ListParams::default().limit(1)).await.ok().map(|_| ()))
-    })
-    .await
-}
 
 fn node_name(run_id: &str, i: usize) -> String {
     format!("bench-{run_id}-{i}")
@@ -639,16 +625,6 @@ impl Drop for RssSampler {
     fn drop(&mut self) {
         self.halt();
     }
-}
-
-/// A tiny HTTP/1.0 GET on loopback.
-async fn http_get(port: u16, path: &str) -> Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).await?;
-    Ok(out)
 }
 
 // ---------------------------------------------------------------------------

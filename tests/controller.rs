@@ -89,16 +89,6 @@ fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// A tiny HTTP/1.0 GET on loopback (no client crate needed).
-async fn http_get(port: u16, path: &str) -> Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).await?;
-    Ok(out)
-}
-
 /// Runs `body` in a fresh namespace, dumping it on failure.
 async fn in_namespace<F, Fut>(prefix: &str, body: F) -> Result<()>
 where
@@ -106,7 +96,7 @@ where
     Fut: std::future::Future<Output = Result<()>>,
 {
     let client = client().await?;
-    install_crd(&client).await?;
+    install_crd(&client, "podmedic-tests", TIMEOUT).await?;
     let ns = create_namespace(&client, prefix).await?;
     let res = body(client.clone(), ns.clone()).await;
     if res.is_err() {
@@ -119,20 +109,6 @@ where
     }
     delete_namespace(&client, &ns).await?;
     res
-}
-
-async fn install_crd(client: &Client) -> Result<()> {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use kube::CustomResourceExt;
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = RecoveryProposal::crd();
-    crds.patch("recoveryproposals.podmedic.io", &PatchParams::apply("podmedic-tests").force(), &Patch::Apply(&crd))
-        .await
-        .context("installing the CRD")?;
-    poll("the RecoveryProposal CRD to be served", TIMEOUT, || async {
-        Ok(Api::<RecoveryProposal>::all(client.clone()).list(&ListParams::default().limit(1)).await.ok().map(|_| ()))
-    })
-    .await
 }
 
 /// A crash-looping vLLM-like Deployment whose previous log is `log`.

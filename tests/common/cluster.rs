@@ -794,3 +794,31 @@ pub async fn dump_namespace(client: &Client, ns: &str) {
         }
     }
 }
+
+/// Installs the RecoveryProposal CRD generated from the Rust types (server-
+/// side apply as `field_manager`) and waits until it is served.
+pub async fn install_crd(client: &Client, field_manager: &str, timeout: Duration) -> Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::CustomResourceExt;
+    use kube::api::{Patch, PatchParams};
+    use podmedic::crd::RecoveryProposal;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = RecoveryProposal::crd();
+    crds.patch("recoveryproposals.podmedic.io", &PatchParams::apply(field_manager).force(), &Patch::Apply(&crd))
+        .await
+        .context("installing the CRD")?;
+    poll("the RecoveryProposal CRD to be served", timeout, || async {
+        Ok(Api::<RecoveryProposal>::all(client.clone()).list(&ListParams::default().limit(1)).await.ok().map(|_| ()))
+    })
+    .await
+}
+
+/// A tiny HTTP/1.0 GET on loopback (no client crate needed).
+pub async fn http_get(port: u16, path: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await?;
+    Ok(out)
+}
