@@ -162,22 +162,13 @@ pub async fn record_decision(
             "decidedBy": request.by,
             "decidedVia": request.via,
             "decidedAt": now,
-            "message": format!("{} by {} via {}", request.decision.as_str(), request.by, via_str(request.via)),
+            "message": format!("{} by {} via {}", request.decision.as_str(), request.by, request.via.as_str()),
         }
     });
     match api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
         Ok(p) => Ok(p),
         Err(kube::Error::Api(s)) if s.code == 409 => Err(RecordError::Conflict),
         Err(e) => Err(RecordError::Api(e)),
-    }
-}
-
-fn via_str(v: DecidedVia) -> &'static str {
-    match v {
-        DecidedVia::Annotation => "annotation",
-        DecidedVia::Slack => "slack",
-        DecidedVia::Webhook => "webhook",
-        DecidedVia::Controller => "controller",
     }
 }
 

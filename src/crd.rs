@@ -177,6 +177,18 @@ pub enum DecidedVia {
     Controller,
 }
 
+impl DecidedVia {
+    /// The channel's name, as serialised and as status messages say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecidedVia::Annotation => "annotation",
+            DecidedVia::Slack => "slack",
+            DecidedVia::Webhook => "webhook",
+            DecidedVia::Controller => "controller",
+        }
+    }
+}
+
 /// Progress of one plan step.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
 pub enum StepState {
@@ -271,6 +283,13 @@ mod tests {
     use kube::CustomResourceExt;
 
     use super::*;
+
+    #[test]
+    fn decided_via_names_are_its_serialised_form() {
+        for v in [DecidedVia::Annotation, DecidedVia::Slack, DecidedVia::Webhook, DecidedVia::Controller] {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());
+        }
+    }
 
     #[test]
     fn crd_has_the_contract_names_columns_and_immutability() {

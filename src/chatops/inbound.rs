@@ -200,18 +200,14 @@ impl Refused {
     }
 }
 
-fn via_label(via: DecidedVia) -> &'static str {
-    super::render::via_str(via)
-}
-
 impl Inner {
     fn count(&self, via: DecidedVia, outcome: &'static str) {
-        self.metrics.decisions.get_or_create(&DecisionLabels { via: via_label(via), outcome }).inc();
+        self.metrics.decisions.get_or_create(&DecisionLabels { via: via.as_str(), outcome }).inc();
     }
 
     fn refuse(&self, via: DecidedVia, r: Refused) -> Response {
         self.count(via, r.code);
-        tracing::info!(via = via_label(via), code = r.code, status = r.status.as_u16(), "chatops request refused");
+        tracing::info!(via = via.as_str(), code = r.code, status = r.status.as_u16(), "chatops request refused");
         (r.status, axum::Json(r.body())).into_response()
     }
 }
@@ -381,7 +377,7 @@ impl Inner {
                 let status = p.status.clone().unwrap_or_default();
                 tracing::info!(
                     namespace = %target.namespace, name = %target.name, decision = decision.as_str(),
-                    by = status.decided_by.as_deref().unwrap_or_default(), via = via_label(via), "decision recorded"
+                    by = status.decided_by.as_deref().unwrap_or_default(), via = via.as_str(), "decision recorded"
                 );
                 (
                     StatusCode::OK,
@@ -394,7 +390,7 @@ impl Inner {
             Err(r) => {
                 self.count(via, r.code);
                 tracing::info!(
-                    namespace = %target.namespace, name = %target.name, via = via_label(via), code = r.code,
+                    namespace = %target.namespace, name = %target.name, via = via.as_str(), code = r.code,
                     "chatops decision refused"
                 );
                 (r.status, r.body())

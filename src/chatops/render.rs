@@ -78,7 +78,7 @@ impl<'a> View<'a> {
             line.push_str(&format!(" by {}", escape(by)));
         }
         if let Some(via) = status.decided_via {
-            line.push_str(&format!(" via {}", via_str(via)));
+            line.push_str(&format!(" via {}", via.as_str()));
         }
         if let Some(at) = &status.decided_at {
             line.push_str(&format!(" at {}", at.0));
@@ -213,7 +213,7 @@ pub fn webhook_message(p: &RecoveryProposal) -> Value {
         "plan": spec.plan,
         "planText": spec.plan.as_ref().map(|p| truncate_chars(&plan_text(p), SECTION_TEXT_LIMIT)),
         "decision": status.filter(|s| s.decided_by.is_some()).map(|s| json!({
-            "by": s.decided_by, "via": s.decided_via.map(via_str), "at": s.decided_at,
+            "by": s.decided_by, "via": s.decided_via.map(DecidedVia::as_str), "at": s.decided_at,
         })),
         "actions": actions,
         "text": text,
@@ -285,16 +285,6 @@ fn source_str(s: Source) -> &'static str {
         Source::Model => "model",
         Source::Both => "signature+model",
         Source::None => "none",
-    }
-}
-
-/// A decision channel's name (as in the status message).
-pub fn via_str(v: DecidedVia) -> &'static str {
-    match v {
-        DecidedVia::Annotation => "annotation",
-        DecidedVia::Slack => "slack",
-        DecidedVia::Webhook => "webhook",
-        DecidedVia::Controller => "controller",
     }
 }
 
