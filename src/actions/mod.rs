@@ -74,6 +74,8 @@ pub enum AffinityOperator {
 pub enum ActionKind {
     /// See [`Action::SetArg`].
     SetArg,
+    /// See [`Action::RemoveArg`].
+    RemoveArg,
     /// See [`Action::SetEnv`].
     SetEnv,
     /// See [`Action::SetResources`].
@@ -153,8 +155,9 @@ use Presence::*;
 
 impl ActionKind {
     /// Every action type.
-    pub const ALL: [ActionKind; 14] = [
+    pub const ALL: [ActionKind; 15] = [
         ActionKind::SetArg,
+        ActionKind::RemoveArg,
         ActionKind::SetEnv,
         ActionKind::SetResources,
         ActionKind::AddNodeAffinity,
@@ -174,6 +177,7 @@ impl ActionKind {
     pub const fn as_str(self) -> &'static str {
         match self {
             ActionKind::SetArg => "set-arg",
+            ActionKind::RemoveArg => "remove-arg",
             ActionKind::SetEnv => "set-env",
             ActionKind::SetResources => "set-resources",
             ActionKind::AddNodeAffinity => "add-node-affinity",
@@ -204,6 +208,7 @@ impl ActionKind {
             f("value", Str, Required),
             f("env", Str, Optional),
         ];
+        const REMOVE_ARG: &[Field] = &[f("container", Str, Filled), f("flag", Str, Required), f("env", Str, Optional)];
         const SET_ENV: &[Field] = &[f("container", Str, Filled), f("name", Str, Required), f("value", Str, Required)];
         const SET_RESOURCES: &[Field] =
             &[f("container", Str, Filled), f("limits", QuantityMap, Optional), f("requests", QuantityMap, Optional)];
@@ -228,6 +233,7 @@ impl ActionKind {
         const WAIT: &[Field] = &[f("timeout_seconds", Int, Required)];
         match self {
             ActionKind::SetArg => SET_ARG,
+            ActionKind::RemoveArg => REMOVE_ARG,
             ActionKind::SetEnv => SET_ENV,
             ActionKind::SetResources => SET_RESOURCES,
             ActionKind::AddNodeAffinity => AFFINITY,
@@ -259,6 +265,7 @@ impl ActionKind {
         matches!(
             self,
             ActionKind::SetArg
+                | ActionKind::RemoveArg
                 | ActionKind::SetEnv
                 | ActionKind::SetResources
                 | ActionKind::AddNodeAffinity
@@ -279,6 +286,7 @@ impl ActionKind {
             }
             ActionKind::RolloutRestart | ActionKind::DeletePod | ActionKind::AddToleration => Risk::Low,
             ActionKind::SetArg
+            | ActionKind::RemoveArg
             | ActionKind::SetEnv
             | ActionKind::SetResources
             | ActionKind::AddNodeAffinity
@@ -308,6 +316,18 @@ pub enum Action {
         /// Its new value.
         value: String,
         /// An environment variable the server also reads the flag from (TGI).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        env: Option<String>,
+    },
+    /// Removes a server flag (and its value) wherever the container writes
+    /// it, and its env alias `env`: for a flag the running engine version
+    /// no longer accepts.
+    RemoveArg {
+        /// The container.
+        container: String,
+        /// The flag, e.g. `--swap-space`.
+        flag: String,
+        /// An environment variable the server also reads the flag from.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         env: Option<String>,
     },
@@ -575,6 +595,7 @@ impl Action {
     pub fn kind(&self) -> ActionKind {
         match self {
             Action::SetArg { .. } => ActionKind::SetArg,
+            Action::RemoveArg { .. } => ActionKind::RemoveArg,
             Action::SetEnv { .. } => ActionKind::SetEnv,
             Action::SetResources { .. } => ActionKind::SetResources,
             Action::AddNodeAffinity { .. } => ActionKind::AddNodeAffinity,
@@ -608,6 +629,9 @@ impl Action {
         match self {
             Action::SetArg { container, flag, value, env } => {
                 args::set_flag(container_mut(&mut out, container, kind)?, flag, value, env.as_deref())?;
+            }
+            Action::RemoveArg { container, flag, env } => {
+                args::remove_flag(container_mut(&mut out, container, kind)?, flag, env.as_deref())?;
             }
             Action::SetEnv { container, name, value } => {
                 args::set_env(container_mut(&mut out, container, kind)?, name, value)?;
@@ -801,6 +825,10 @@ impl Action {
                 let alias = env.as_ref().map(|e| format!(" (or env {e})")).unwrap_or_default();
                 format!("set `{flag} {value}`{alias} on container {container}")
             }
+            Action::RemoveArg { container, flag, env } => {
+                let alias = env.as_ref().map(|e| format!(" (and env {e})")).unwrap_or_default();
+                format!("remove `{flag}`{alias} from container {container}")
+            }
             Action::SetEnv { container, name, value } => format!("set env {name}={value} on container {container}"),
             Action::SetResources { container, limits, requests } => {
                 let fmt = |m: &BTreeMap<String, String>| {
@@ -861,7 +889,8 @@ impl Action {
                     Check::RolloutComplete,
                 ]
             }
-            Action::SetEnv { .. }
+            Action::RemoveArg { .. }
+            | Action::SetEnv { .. }
             | Action::SetResources { .. }
             | Action::AddToleration { .. }
             | Action::MountShm { .. }

@@ -56,6 +56,9 @@ pub struct Policy {
     pub max_shm_size: String,
     /// Upper bound for a startup probe's total budget, in seconds.
     pub max_startup_seconds: i64,
+    /// On a vLLM KV-cache OOM, propose `--max-model-len auto` (vLLM picks the
+    /// largest context that fits, from 0.14.0) instead of the computed number.
+    pub max_model_len_auto: bool,
 }
 
 impl Default for Policy {
@@ -68,6 +71,7 @@ impl Default for Policy {
             max_attempts_per_day: 5,
             max_shm_size: "16Gi".into(),
             max_startup_seconds: 3600,
+            max_model_len_auto: false,
         }
     }
 }
@@ -116,6 +120,10 @@ pub struct PlanContext {
     pub peak_memory_bytes: Option<u64>,
     /// The server, when known otherwise than from the workload.
     pub server: Option<String>,
+    /// The engine as identified from the log head and the image: its
+    /// version and the settings it printed. Absent: identified from the
+    /// target container's image alone.
+    pub engine: Option<crate::engine::EngineInfo>,
 }
 
 impl Default for PlanContext {
@@ -132,6 +140,7 @@ impl Default for PlanContext {
             load_seconds: None,
             peak_memory_bytes: None,
             server: None,
+            engine: None,
         }
     }
 }
@@ -194,6 +203,9 @@ pub struct Target {
     /// The serving engine (`vllm`, `tgi`, `sglang`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// Its version, when known (the plan's flags and values are checked against it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
 }
 
 /// One rendered step.
@@ -325,7 +337,8 @@ pub fn detect_server(image: &str, command_line: &str) -> &'static str {
     }
 }
 
-fn command_line(c: &Value) -> String {
+/// A container's `command` and `args` joined by blanks.
+pub fn command_line(c: &Value) -> String {
     ["command", "args"]
         .iter()
         .filter_map(|k| c.get(*k).and_then(Value::as_array))
@@ -347,6 +360,14 @@ struct Scope<'a> {
     ctx: &'a PlanContext,
     server: Option<&'a str>,
     params: HashMap<String, Val>,
+    /// The engine as it ran, when its table is known.
+    setup: Option<crate::engine::Setup<'a>>,
+    /// The engine's identity (name, version, where the version came from).
+    engine: &'a crate::engine::EngineInfo,
+    /// The GPU.
+    gpu: &'a crate::engine::Gpu,
+    /// Effective values read while rendering, for the plan's notes.
+    used: std::cell::RefCell<Vec<String>>,
 }
 
 impl Scope<'_> {
@@ -373,10 +394,29 @@ impl Lookup for Scope<'_> {
         self.params.get(name).cloned()
     }
 
+    fn flag_removed(&self, flag: &str) -> Option<bool> {
+        self.setup?.removed(flag)
+    }
+
     fn source(&self, s: &Source) -> Option<Val> {
         let p = &self.ctx.policy;
         match s {
             Source::Capture(n) => self.d.captures.get(n).map(|v| Val::Str(v.clone())),
+            Source::Effective(flag, bound) => {
+                let setup = self.setup?;
+                let eff = setup.effective(flag);
+                let v = eff.pick(*bound)?;
+                let note = format!("`{flag}` on {}: {}", setup.who(), eff.describe());
+                let mut used = self.used.borrow_mut();
+                if !used.contains(&note) {
+                    used.push(note);
+                }
+                Some(match v {
+                    crate::engine::table::Value::Num(n) => Val::Num(n),
+                    crate::engine::table::Value::Bool(b) => Val::Bool(b),
+                    crate::engine::table::Value::Text(t) => Val::Str(t),
+                })
+            }
             Source::Arg(flag) => {
                 let alias = (self.server == Some("tgi")).then(|| tgi_env(flag));
                 args::get_flag(self.container?, flag, alias.as_deref()).map(Val::Str)
@@ -407,6 +447,11 @@ impl Lookup for Scope<'_> {
                         .or_else(|| self.container?.get("image")?.as_str().map(str::to_owned))
                         .map(Val::Str),
                     "peak_memory" => self.ctx.peak_memory_bytes.map(|b| Val::Num(b as f64)),
+                    "engine" => Some(Val::Str(self.engine.name.clone())),
+                    "engine_version" => self.engine.version.as_ref().map(|v| Val::Str(v.to_string())),
+                    "engine_version_source" => self.engine.version_source.map(|s| Val::Str(s.as_str().to_owned())),
+                    "gpu_product" => self.gpu.product.clone().map(Val::Str),
+                    "gpu_memory" => self.gpu.memory_gib.map(|g| Val::Num(g * 1024.0 * 1024.0 * 1024.0)),
                     "summary" => Some(Val::Str(self.d.summary.clone())),
                     "subclass" => Some(Val::Str(self.d.subclass.clone())).filter(|_| !self.d.subclass.is_empty()),
                     "evidence" => Some(Val::Str(
@@ -441,6 +486,7 @@ impl Lookup for Scope<'_> {
                 "max_attempts_per_day" => Some(Val::Num(p.max_attempts_per_day as f64)),
                 "max_shm_size" => quantity::parse(&p.max_shm_size).ok().map(Val::Num),
                 "max_startup_seconds" => Some(Val::Num(p.max_startup_seconds as f64)),
+                "max_model_len_auto" => Some(Val::Bool(p.max_model_len_auto)),
                 _ => None,
             },
             Source::Workload(f) => {
@@ -496,6 +542,14 @@ fn finish(ty: ParamType, v: Val) -> Result<Val, String> {
             Val::Num(n) => Val::Str(format_num(n)),
             Val::Bool(b) => Val::Str(b.to_string()),
         },
+        ParamType::Version => {
+            let text = match &v {
+                Val::Str(s) => s.clone(),
+                Val::Num(n) => format_num(*n),
+                Val::Bool(_) => return Err(format!("{v:?} is not a version")),
+            };
+            Val::Str(crate::engine::Version::parse(&text).ok_or_else(|| format!("{text:?} is not a version"))?.to_string())
+        }
         ParamType::Bool => match v {
             Val::Bool(b) => Val::Bool(b),
             Val::Str(s) if s == "true" || s == "false" => Val::Bool(s == "true"),
@@ -551,6 +605,24 @@ fn compare(a: &Val, op: Cmp, b: &Val) -> bool {
     }
 }
 
+/// Compares two values as releases (`0.9.2 < 0.14.0`); false when either is not a version.
+fn compare_versions(a: &Val, op: Cmp, b: &Val) -> bool {
+    let v = |x: &Val| match x {
+        Val::Str(s) => crate::engine::Version::parse(s),
+        Val::Num(n) => crate::engine::Version::parse(&format_num(*n)),
+        Val::Bool(_) => None,
+    };
+    let (Some(x), Some(y)) = (v(a), v(b)) else { return false };
+    match op {
+        Cmp::Eq => x == y,
+        Cmp::Ne => x != y,
+        Cmp::Lt => x < y,
+        Cmp::Le => x <= y,
+        Cmp::Gt => x > y,
+        Cmp::Ge => x >= y,
+    }
+}
+
 fn cmp_name(c: Cmp) -> &'static str {
     match c {
         Cmp::Eq => "eq",
@@ -594,13 +666,33 @@ impl PlaybookSet {
         let container_name = container
             .and_then(|c| c.get("name").and_then(Value::as_str).map(str::to_owned))
             .or_else(|| context.container.as_ref().map(|f| f.name.clone()));
-        let server: Option<String> = context.server.clone().or_else(|| match container {
-            Some(c) => Some(
-                detect_server(c.get("image").and_then(Value::as_str).unwrap_or_default(), &command_line(c)).to_owned(),
-            ),
-            None => {
-                context.container.as_ref().and_then(|f| f.image.as_deref()).map(|i| detect_server(i, "").to_owned())
+        let image = container
+            .and_then(|c| c.get("image").and_then(Value::as_str))
+            .or_else(|| context.container.as_ref().and_then(|f| f.image.as_deref()));
+        let from_log = context.engine.as_ref().map(|e| e.name.as_str()).filter(|n| *n != "other");
+        let server: Option<String> = context.server.clone().or_else(|| {
+            let detected = match container {
+                Some(c) => Some(detect_server(image.unwrap_or_default(), &command_line(c))),
+                None => image.map(|i| detect_server(i, "")),
+            };
+            match (detected, from_log) {
+                (None | Some("other"), Some(l)) => Some(l.to_owned()),
+                (d, _) => d.map(str::to_owned),
             }
+        });
+        let engine = engine_for(server.as_deref(), context.engine.as_ref(), image);
+        let mut limits = context.container.as_ref().map(|f| f.limits.clone()).unwrap_or_default();
+        if let Some(m) = container.and_then(|c| c.pointer("/resources/limits")).and_then(Value::as_object) {
+            limits.extend(m.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))));
+        }
+        let gpu = crate::engine::Gpu::from_labels(&context.node_labels, Some(&limits));
+        let table = server.as_deref().and_then(|s| self.engines().engine(s));
+        let setup = table.map(|t| crate::engine::Setup {
+            engine: t,
+            version: engine.version.as_ref(),
+            printed: &engine.settings,
+            container,
+            gpu: &gpu,
         });
         let target = Target {
             kind: workload.map(|w| w.kind),
@@ -608,6 +700,7 @@ impl PlaybookSet {
             name: workload.map(|w| w.name.clone()),
             container: container_name.clone(),
             server: server.clone(),
+            server_version: engine.version.as_ref().map(ToString::to_string),
         };
 
         let mut considered = Vec::new();
@@ -619,6 +712,10 @@ impl PlaybookSet {
                 ctx: context,
                 server: server.as_deref(),
                 params: HashMap::new(),
+                setup,
+                engine: &engine,
+                gpu: &gpu,
+                used: std::cell::RefCell::new(Vec::new()),
             };
             match render(pb, scope, workload, container_name.as_deref(), context) {
                 Ok(r) => {
@@ -646,6 +743,28 @@ impl PlaybookSet {
         }
         None
     }
+}
+
+/// The engine as identified (the context's, completed from the image),
+/// under the name the plan uses.
+fn engine_for(
+    server: Option<&str>,
+    known: Option<&crate::engine::EngineInfo>,
+    image: Option<&str>,
+) -> crate::engine::EngineInfo {
+    use crate::engine::{EngineInfo, VersionSource, version_from_image};
+    let name = server.unwrap_or("other");
+    let mut e = match known {
+        Some(k) if k.name == name => k.clone(),
+        _ => EngineInfo::named(name),
+    };
+    if e.version.is_none()
+        && let Some(v) = image.and_then(|i| version_from_image(name, i))
+    {
+        e.version = Some(v);
+        e.version_source = Some(VersionSource::Image);
+    }
+    e
 }
 
 /// Why a playbook was not rendered.
@@ -757,7 +876,15 @@ fn render_matching(
             if p.compute.is_some() {
                 wanted.push("its `compute` inputs".into());
             }
-            return Err(format!("parameter `{}` has no value (from {})", p.name, wanted.join(", ")));
+            let mut why = String::new();
+            if let Some(setup) = scope.setup {
+                for s in &p.from {
+                    if let Source::Effective(flag, _) = s {
+                        why.push_str(&format!("; `{flag}` on {} is {}", setup.who(), setup.effective(flag).describe()));
+                    }
+                }
+            }
+            return Err(format!("parameter `{}` has no value (from {}){why}", p.name, wanted.join(", ")));
         };
         let mut v = finish(p.ty, v).map_err(err)?;
         if let Val::Num(n) = v {
@@ -792,9 +919,12 @@ fn render_matching(
                     return Err(format!("condition on {}: it has no value", expr::show(l)));
                 };
                 let mut ok = true;
+                let is_version =
+                    |e: &super::expr::Expr| expr::static_type(e, &|p| types.get(p).copied()) == Some(ParamType::Version);
                 for (op, r) in cmps {
                     let rv = expr::eval(r, &scope)?;
-                    if !rv.as_ref().is_some_and(|rv| compare(&lv, *op, rv)) {
+                    let versioned = is_version(l) || is_version(r);
+                    if !rv.as_ref().is_some_and(|rv| if versioned { compare_versions(&lv, *op, rv) } else { compare(&lv, *op, rv) }) {
                         let shown = |v: &Val| match v {
                             Val::Num(n) => format_num(*n),
                             Val::Str(s) => format!("{s:?}"),
@@ -863,6 +993,7 @@ fn render_matching(
             obj.insert("template".into(), r.template.clone());
         }
         let action: Action = serde_json::from_value(Value::Object(obj)).map_err(|e| format!("step `{}`: {e}", s.id))?;
+        guard_step(s, &action, &scope, &mut notes).map_err(|e| format!("step `{}`: {e}", s.id))?;
         let mut step = PlannedStep {
             id: s.id.clone(),
             description: s.description.clone().unwrap_or_else(|| action.describe()),
@@ -924,6 +1055,19 @@ fn render_matching(
     {
         return Err(format!("nothing to change: {} already has these settings", w.reference()));
     }
+    if let Some(setup) = scope.setup
+        && setup.version.is_none()
+        && pb.steps.iter().any(|s| s.kind == ActionKind::SetArg)
+    {
+        notes.push(format!(
+            "the {} version is unknown (no banner in the log head, no release in the image tag): only flags and values \
+             that every {} release in the table ({}) accepts were considered",
+            setup.engine.title,
+            setup.engine.title,
+            setup.engine.span()
+        ));
+    }
+    notes.extend(scope.used.borrow().iter().map(|u| format!("effective {u}")));
     if workload.is_none() && pb.steps.iter().any(|s| s.kind.needs_template()) {
         notes.push(
             "no workload given: pass the Deployment or StatefulSet (`--workload`) to get the concrete patch".into(),
@@ -934,6 +1078,32 @@ fn render_matching(
         _ => None,
     };
     Ok(Rendering { parameters, steps, diff, notes })
+}
+
+/// The engine guards of a step: a `set-arg` writes only a flag and value
+/// the running version accepts (every release in the table, when the
+/// version is unknown), and a `moves:` step moves the effective value that
+/// way. Engines without a table are not checked, except that a `moves:`
+/// step needs one.
+fn guard_step(s: &super::Step, action: &Action, scope: &Scope<'_>, notes: &mut Vec<String>) -> Result<(), String> {
+    let Action::SetArg { flag, value, .. } = action else { return Ok(()) };
+    let Some(setup) = scope.setup else {
+        return match s.moves {
+            Some(_) => Err(format!(
+                "podmedic has no flag table for {} to tell which way `{flag} {value}` moves it",
+                scope.server.unwrap_or("this server")
+            )),
+            None => Ok(()),
+        };
+    };
+    if let Some(note) = setup.check_write(flag, value)? {
+        notes.push(note);
+    }
+    if let Some(m) = s.moves {
+        let new = expr::parse_number(value).ok_or_else(|| format!("`{flag} {value}` is not a number to compare"))?;
+        setup.check_move(flag, new, m == super::Moves::Raise)?;
+    }
+    Ok(())
 }
 
 fn fill(field: &str, container: Option<&str>, ctx: &PlanContext, scope: &Scope<'_>) -> Option<Value> {
