@@ -255,6 +255,8 @@ fn flag_and_value_regex(flag: &str) -> Regex {
 /// shell scripts, and the env var `env_alias`. Returns whether anything
 /// was removed.
 pub fn remove_flag(container: &mut Value, flag: &str, env_alias: Option<&str>) -> Result<bool, ArgError> {
+    // `--swap-space=4` as an engine printed it names the flag `--swap-space`.
+    let flag = flag.split('=').next().unwrap_or(flag).trim();
     let eq = format!("{flag}=");
     let mut hit = false;
     for key in ["command", "args"] {

@@ -367,7 +367,7 @@ struct Scope<'a> {
     /// The GPU.
     gpu: &'a crate::engine::Gpu,
     /// Effective values read while rendering, for the plan's notes.
-    used: std::cell::RefCell<Vec<String>>,
+    used: &'a std::cell::RefCell<Vec<String>>,
 }
 
 impl Scope<'_> {
@@ -705,6 +705,7 @@ impl PlaybookSet {
 
         let mut considered = Vec::new();
         for pb in candidates {
+            let used = std::cell::RefCell::new(Vec::new());
             let scope = Scope {
                 d: diagnosis,
                 w: workload,
@@ -715,10 +716,15 @@ impl PlaybookSet {
                 setup,
                 engine: &engine,
                 gpu: &gpu,
-                used: std::cell::RefCell::new(Vec::new()),
+                used: &used,
             };
             match render(pb, scope, workload, container_name.as_deref(), context) {
-                Ok(r) => {
+                Ok(mut r) => {
+                    if let Some(setup) = setup
+                        && setup.version.is_none()
+                    {
+                        r.notes.push(unknown_version_note(&setup));
+                    }
                     return Some(Plan {
                         playbook: pb.id.clone(),
                         title: pb.title.clone(),
@@ -738,11 +744,28 @@ impl PlaybookSet {
                 }
                 // Playbooks for another server or subclass are not worth listing.
                 Err(Pass::NotForThis) => {}
-                Err(Pass::Skipped(reason)) => considered.push(Skipped { playbook: pb.id.clone(), reason }),
+                Err(Pass::Skipped(mut reason)) => {
+                    // Say which effective values the decision rested on.
+                    let used = used.into_inner();
+                    if !used.is_empty() {
+                        reason.push_str(&format!(" (effective {})", used.join("; ")));
+                    }
+                    considered.push(Skipped { playbook: pb.id.clone(), reason })
+                }
             }
         }
         None
     }
+}
+
+/// Said in every plan for an engine with a table whose version is unknown.
+fn unknown_version_note(setup: &crate::engine::Setup<'_>) -> String {
+    let t = &setup.engine.title;
+    format!(
+        "the {t} version is unknown (no banner in the log head, no release in the image tag): only flags and values \
+         that every {t} release in the table ({}) accepts were considered",
+        setup.engine.span()
+    )
 }
 
 /// The engine as identified (the context's, completed from the image),
@@ -1055,18 +1078,6 @@ fn render_matching(
     {
         return Err(format!("nothing to change: {} already has these settings", w.reference()));
     }
-    if let Some(setup) = scope.setup
-        && setup.version.is_none()
-        && pb.steps.iter().any(|s| s.kind == ActionKind::SetArg)
-    {
-        notes.push(format!(
-            "the {} version is unknown (no banner in the log head, no release in the image tag): only flags and values \
-             that every {} release in the table ({}) accepts were considered",
-            setup.engine.title,
-            setup.engine.title,
-            setup.engine.span()
-        ));
-    }
     notes.extend(scope.used.borrow().iter().map(|u| format!("effective {u}")));
     if workload.is_none() && pb.steps.iter().any(|s| s.kind.needs_template()) {
         notes.push(
@@ -1086,6 +1097,20 @@ fn render_matching(
 /// way. Engines without a table are not checked, except that a `moves:`
 /// step needs one.
 fn guard_step(s: &super::Step, action: &Action, scope: &Scope<'_>, notes: &mut Vec<String>) -> Result<(), String> {
+    if let Action::RemoveArg { flag, .. } = action
+        && let Some(setup) = scope.setup
+        && let Some(f) = setup.engine.flag(flag)
+    {
+        let gone = f.range.until.as_ref().map(|u| format!("removed in {} {u}", setup.engine.title));
+        notes.push(format!(
+            "`{}` {} ({}){}",
+            f.flag,
+            gone.unwrap_or_else(|| "is in the table".into()),
+            f.source,
+            f.replacement.as_ref().map(|r| format!("; its replacement: {r}")).unwrap_or_default()
+        ));
+        return Ok(());
+    }
     let Action::SetArg { flag, value, .. } = action else { return Ok(()) };
     let Some(setup) = scope.setup else {
         return match s.moves {
