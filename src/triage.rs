@@ -115,7 +115,9 @@ pub fn read_node(path: &Path) -> Result<Node, InputError> {
 }
 
 /// A node's labels and allocatable resources, as plans read them.
-pub fn node_facts(node: &Node) -> (std::collections::BTreeMap<String, String>, std::collections::BTreeMap<String, String>) {
+pub fn node_facts(
+    node: &Node,
+) -> (std::collections::BTreeMap<String, String>, std::collections::BTreeMap<String, String>) {
     let labels = node.metadata.labels.clone().unwrap_or_default();
     let allocatable = node
         .status

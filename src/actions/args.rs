@@ -237,7 +237,8 @@ pub fn has_flag(container: &Value, flag: &str) -> bool {
 }
 
 fn bare_flag_regex(flag: &str) -> Regex {
-    Regex::new(&format!(r"(?:^|[\s;&|(]){}(?:$|[\s=;&|)])", regex::escape(flag))).expect("escaped flag is a valid regex")
+    Regex::new(&format!(r"(?:^|[\s;&|(]){}(?:$|[\s=;&|)])", regex::escape(flag)))
+        .expect("escaped flag is a valid regex")
 }
 
 /// A flag token with its value, if any, in a shell script. A following

@@ -325,6 +325,8 @@ fn plan_for(
     pc.node_allocatable = gathered.node_allocatable.clone();
     pc.policy = ctx.policy.clone();
     pc.candidate_nodes = input.candidate_nodes;
+    let image = gathered.evidence.container.as_ref().and_then(|c| c.image.as_deref());
+    pc.engine = Some(crate::engine::EngineInfo::identify(&gathered.engine_log, image, ""));
     for p in existing.iter().filter(|p| p.spec.target.uid == gathered.owner.uid) {
         let ran = p.status.as_ref().is_some_and(|s| {
             use crate::crd::Phase::*;

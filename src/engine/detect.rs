@@ -100,7 +100,9 @@ pub fn read_head(head: &[u8]) -> LogFacts {
                 let found = if let Some(c) = b.vllm.captures(line) {
                     facts.engine.get_or_insert("vllm");
                     c.get(1).or_else(|| c.get(2)).map(|m| m.as_str())
-                } else if line.contains('█') && let Some(c) = b.vllm_logo.captures(line) {
+                } else if line.contains('█')
+                    && let Some(c) = b.vllm_logo.captures(line)
+                {
                     facts.engine.get_or_insert("vllm");
                     c.get(1).map(|m| m.as_str())
                 } else if let Some(c) = b.llama.captures(line) {
@@ -109,8 +111,7 @@ pub fn read_head(head: &[u8]) -> LogFacts {
                 } else {
                     None
                 };
-                if let Some(v) = found.and_then(|s| Version::parse(s.trim_end_matches(['.', ',', ')'])))
-                {
+                if let Some(v) = found.and_then(|s| Version::parse(s.trim_end_matches(['.', ',', ')']))) {
                     facts.version = Some(v);
                     facts.version_line = Some((no, crate::util::truncate(line.trim(), 200).into_owned()));
                 }
@@ -195,7 +196,8 @@ fn printed_value(v: &str) -> Option<String> {
         _ => v,
     };
     let b = v.as_bytes();
-    let v = if b.len() >= 2 && (b[0] == b'\'' || b[0] == b'"') && b[b.len() - 1] == b[0] { &v[1..v.len() - 1] } else { v };
+    let v =
+        if b.len() >= 2 && (b[0] == b'\'' || b[0] == b'"') && b[b.len() - 1] == b[0] { &v[1..v.len() - 1] } else { v };
     Some(crate::util::truncate(v, MAX_VALUE).into_owned())
 }
 
@@ -281,17 +283,23 @@ mod tests {
 
     #[test]
     fn settings_dumps_of_each_engine_parse() {
-        let s = parse_settings("{'model': 'Qwen/Qwen3-8B', 'max_model_len': 32768, 'gpu_memory_utilization': 0.95, 'enforce_eager': True, 'x': None}");
+        let s = parse_settings(
+            "{'model': 'Qwen/Qwen3-8B', 'max_model_len': 32768, 'gpu_memory_utilization': 0.95, 'enforce_eager': True, 'x': None}",
+        );
         assert_eq!(s["model"], "Qwen/Qwen3-8B");
         assert_eq!(s["max_model_len"], "32768");
         assert_eq!(s["gpu_memory_utilization"], "0.95");
         assert_eq!(s["enforce_eager"], "true");
         assert!(!s.contains_key("x"));
-        let s = parse_settings("ServerArgs(model_path='m', mem_fraction_static=0.871, context_length=None, json_model_override_args='{\"a\": 1}', dp_size=1)");
+        let s = parse_settings(
+            "ServerArgs(model_path='m', mem_fraction_static=0.871, context_length=None, json_model_override_args='{\"a\": 1}', dp_size=1)",
+        );
         assert_eq!(s["mem_fraction_static"], "0.871");
         assert_eq!(s["json_model_override_args"], "{\"a\": 1}");
         assert!(!s.contains_key("context_length"));
-        let s = parse_settings("Args { model_id: \"m\", max_total_tokens: Some( 4096, ), max_input_tokens: None, cuda_graphs: Some( [ 1, 2, ], ), }");
+        let s = parse_settings(
+            "Args { model_id: \"m\", max_total_tokens: Some( 4096, ), max_input_tokens: None, cuda_graphs: Some( [ 1, 2, ], ), }",
+        );
         assert_eq!(s["model_id"], "m");
         assert_eq!(s["max_total_tokens"], "4096");
         assert!(!s.contains_key("max_input_tokens"));

@@ -178,10 +178,9 @@ impl Setup<'_> {
         }
         let Some(c) = self.container else { return false };
         args::has_flag(c, flag)
-            || self
-                .engine
-                .flag(flag)
-                .is_some_and(|f| f.env.iter().any(|e| args::get_env(c, e).is_some()) || f.aliases.iter().any(|a| args::has_flag(c, a)))
+            || self.engine.flag(flag).is_some_and(|f| {
+                f.env.iter().any(|e| args::get_env(c, e).is_some()) || f.aliases.iter().any(|a| args::has_flag(c, a))
+            })
     }
 
     /// The value given to the flag, and where: printed, args, env.
@@ -202,18 +201,14 @@ impl Setup<'_> {
         match c {
             Cond::GpuMemAtLeast(g) => self.gpu.memory_gib.map(|m| m >= *g),
             Cond::GpuMemBelow(g) => self.gpu.memory_gib.map(|m| m < *g),
-            Cond::GpuProductExcludes(names) => {
-                self.gpu.product.as_ref().map(|p| {
-                    let p = p.to_ascii_lowercase();
-                    !names.iter().any(|n| p.contains(n.as_str()))
-                })
-            }
-            Cond::GpuProductIncludes(names) => {
-                self.gpu.product.as_ref().map(|p| {
-                    let p = p.to_ascii_lowercase();
-                    names.iter().any(|n| p.contains(n.as_str()))
-                })
-            }
+            Cond::GpuProductExcludes(names) => self.gpu.product.as_ref().map(|p| {
+                let p = p.to_ascii_lowercase();
+                !names.iter().any(|n| p.contains(n.as_str()))
+            }),
+            Cond::GpuProductIncludes(names) => self.gpu.product.as_ref().map(|p| {
+                let p = p.to_ascii_lowercase();
+                names.iter().any(|n| p.contains(n.as_str()))
+            }),
             Cond::Cuda(want) => self.gpu.cuda.map(|c| c == *want),
             Cond::Unset(flags) => Some(!flags.iter().any(|f| self.is_set(f))),
             Cond::Env(k, v) => self.container.map(|c| args::get_env(c, k).as_deref() == Some(v.as_str())),
@@ -280,10 +275,11 @@ impl Setup<'_> {
                 from: Origin::Default(format!("{}{hw}, {}", self.who(), d.source)),
             };
         }
-        let nums: Vec<f64> = values.iter().filter_map(|v| if let Value::Num(n) = v { Some(*n) } else { None }).collect();
+        let nums: Vec<f64> =
+            values.iter().filter_map(|v| if let Value::Num(n) = v { Some(*n) } else { None }).collect();
         let why = match (self.version, self.gpu.product.is_some() || self.gpu.memory_gib.is_some()) {
             (None, _) => format!("the {} version is unknown", self.engine.title),
-            (Some(_), false) => format!("the default depends on the GPU, and {} is unknown", self.gpu.describe()),
+            (Some(_), false) => "the default depends on the GPU, which is unknown (no node GPU labels)".into(),
             (Some(_), true) => "the default depends on settings that are not known".into(),
         };
         if nums.len() == values.len() {
@@ -312,7 +308,9 @@ impl Setup<'_> {
                     f.replacement.as_ref().map(|r| format!(", use {r}")).unwrap_or_default(),
                     f.source
                 ),
-                Some(v) => format!("{} {v} does not accept `{flag}` yet ({}; {})", e.title, f.range.describe(), f.source),
+                Some(v) => {
+                    format!("{} {v} does not accept `{flag}` yet ({}; {})", e.title, f.range.describe(), f.source)
+                }
                 None => format!(
                     "the {} version is unknown and not every release in the table ({}) accepts `{flag}` ({})",
                     e.title,

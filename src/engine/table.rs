@@ -223,7 +223,10 @@ impl EngineTable {
     /// Loads and compiles every `.yaml` file of `paths`.
     pub fn load(paths: &[impl AsRef<Path>]) -> Result<Self, Problems> {
         let (texts, problems) = crate::problem::read_yaml_texts(paths);
-        crate::problem::with_read_problems(problems, Self::compile(texts.iter().map(|(f, t)| (f.as_path(), t.as_str()))))
+        crate::problem::with_read_problems(
+            problems,
+            Self::compile(texts.iter().map(|(f, t)| (f.as_path(), t.as_str()))),
+        )
     }
 
     /// Compiles engine files given as `(path, text)`.
@@ -331,17 +334,27 @@ fn compile_engine(file: &Path, spec: &EngineSpec, problems: &mut Vec<Problem>) -
             Some(v) => {
                 if releases.last().is_some_and(|l: &Version| *l >= v) {
                     problems.push(
-                        Problem::at(file, &spec.releases.referenced, format!("releases: `{r}` is not after the one before"))
-                            .hint("list releases oldest first, each once"),
+                        Problem::at(
+                            file,
+                            &spec.releases.referenced,
+                            format!("releases: `{r}` is not after the one before"),
+                        )
+                        .hint("list releases oldest first, each once"),
                     );
                 }
                 releases.push(v);
             }
-            None => problems.push(Problem::at(file, &spec.releases.referenced, format!("releases: `{r}` is not a version"))),
+            None => {
+                problems.push(Problem::at(file, &spec.releases.referenced, format!("releases: `{r}` is not a version")))
+            }
         }
     }
     if releases.is_empty() {
-        problems.push(Problem::at(file, &spec.releases.referenced, "releases: list the releases the table was read from"));
+        problems.push(Problem::at(
+            file,
+            &spec.releases.referenced,
+            "releases: list the releases the table was read from",
+        ));
     }
     let mut flags: Vec<Flag> = Vec::new();
     for f in &spec.flags {
@@ -360,7 +373,11 @@ fn compile_engine(file: &Path, spec: &EngineSpec, problems: &mut Vec<Problem>) -
     // `unset:` conditions name flags of this engine.
     let known: Vec<String> = flags.iter().map(|f| f.flag.clone()).collect();
     for f in &flags {
-        let at = spec.flags.iter().find(|s| s.value.flag.value.trim() == f.flag).map_or(Location::UNKNOWN, |s| s.value.flag.referenced);
+        let at = spec
+            .flags
+            .iter()
+            .find(|s| s.value.flag.value.trim() == f.flag)
+            .map_or(Location::UNKNOWN, |s| s.value.flag.referenced);
         for d in &f.defaults {
             for c in &d.when {
                 if let Cond::Unset(names) = c {
@@ -399,7 +416,11 @@ fn compile_flag(file: &Path, spec: &FlagSpec, loc: &Location, problems: &mut Vec
     let name = spec.flag.value.trim().to_owned();
     let what = format!("flag `{name}`");
     if !name.starts_with('-') || name.contains(char::is_whitespace) || name.len() < 2 {
-        problems.push(Problem::at(file, &spec.flag.referenced, format!("{what}: a flag starts with `-` and has no blanks")));
+        problems.push(Problem::at(
+            file,
+            &spec.flag.referenced,
+            format!("{what}: a flag starts with `-` and has no blanks"),
+        ));
     }
     let ty = FlagType::parse(&spec.ty.value);
     if ty.is_none() {
@@ -421,7 +442,8 @@ fn compile_flag(file: &Path, spec: &FlagSpec, loc: &Location, problems: &mut Vec
     let mut forms = Vec::new();
     for f in &spec.forms {
         check_source(file, &f.value.source, &format!("{what}: form `{}`", f.value.value), problems);
-        let range = range_at(file, &f.value.since, &f.value.until, &format!("{what}: form `{}`", f.value.value), problems);
+        let range =
+            range_at(file, &f.value.since, &f.value.until, &format!("{what}: form `{}`", f.value.value), problems);
         forms.push(Form {
             value: f.value.value.clone(),
             means: f.value.means.clone(),
@@ -531,7 +553,13 @@ fn compile_when(w: &WhenSpec) -> Vec<Cond> {
 }
 
 /// Whether a value has the flag's type and lies within its bounds.
-pub fn check_value(ty: FlagType, v: &Value, min: Option<f64>, min_exclusive: bool, max: Option<f64>) -> Result<(), String> {
+pub fn check_value(
+    ty: FlagType,
+    v: &Value,
+    min: Option<f64>,
+    min_exclusive: bool,
+    max: Option<f64>,
+) -> Result<(), String> {
     let n = match (ty, v) {
         (FlagType::Int, Value::Num(n)) if n.fract() == 0.0 => *n,
         (FlagType::Int, other) => return Err(format!("`{other}` is not a whole number")),

@@ -9,7 +9,7 @@ use std::fmt;
 /// A release version: numeric components, then an optional pre-release or
 /// post-release marker. `0.14` equals `0.14.0`; `0.14.0rc1` and
 /// `0.14.0.dev3` come before `0.14.0`; `0.5.15.post1` comes after `0.5.15`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub struct Version {
     /// Numeric components, trailing zeros removed (`0.14.0` → `[0, 14]`).
     parts: Vec<u64>,
@@ -34,8 +34,9 @@ impl Version {
         }
         // The release part: digits and dots.
         let end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        // A trailing dot belongs to a marker (`0.5.15.post1`).
+        let end = if t[..end].ends_with('.') { end - 1 } else { end };
         let (release, rest) = t.split_at(end);
-        let release = release.trim_end_matches('.');
         let mut parts = Vec::new();
         for p in release.split('.') {
             if p.is_empty() || p.len() > 10 {
@@ -53,31 +54,20 @@ impl Version {
         // anything else (`+gabc`, `-cu129`) is a build label and ignored.
         let sep = rest.len() - rest.trim_start_matches(['.', '-', '_']).len();
         let marker = rest[sep..].to_ascii_lowercase();
-        let (phase, phase_no, marker_len) = [
-            ("post", 1i8),
-            ("rc", -1),
-            ("dev", -2),
-            ("alpha", -3),
-            ("beta", -2),
-            ("a", -3),
-            ("b", -2),
-        ]
-        .iter()
-        .find_map(|(m, ph)| {
-            let after = marker.strip_prefix(m)?;
-            let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-            // `a`/`b` only count when a number follows (`1.0a1`), not `amd64`.
-            if m.len() == 1 && digits.is_empty() {
-                return None;
-            }
-            Some((*ph, digits.parse().unwrap_or(0), m.len() + digits.len()))
-        })
-        .unwrap_or((0, 0, 0));
-        let text = if phase == 0 {
-            release.to_owned()
-        } else {
-            format!("{release}{}", &rest[..sep + marker_len])
-        };
+        let (phase, phase_no, marker_len) =
+            [("post", 1i8), ("rc", -1), ("dev", -2), ("alpha", -3), ("beta", -2), ("a", -3), ("b", -2)]
+                .iter()
+                .find_map(|(m, ph)| {
+                    let after = marker.strip_prefix(m)?;
+                    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+                    // `a`/`b` only count when a number follows (`1.0a1`), not `amd64`.
+                    if m.len() == 1 && digits.is_empty() {
+                        return None;
+                    }
+                    Some((*ph, digits.parse().unwrap_or(0), m.len() + digits.len()))
+                })
+                .unwrap_or((0, 0, 0));
+        let text = if phase == 0 { release.to_owned() } else { format!("{release}{}", &rest[..sep + marker_len]) };
         Some(Version { parts, phase, phase_no, text })
     }
 
@@ -96,6 +86,14 @@ impl Version {
         &self.text
     }
 }
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Version {}
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
@@ -149,7 +147,8 @@ impl Range {
     pub fn contains(&self, v: &Version) -> bool {
         let release = |x: &Version| Version { phase: 0, phase_no: 0, ..x.clone() };
         let v_rel = release(v);
-        self.since.as_ref().is_none_or(|s| v_rel >= release(s)) && self.until.as_ref().is_none_or(|u| v_rel < release(u))
+        self.since.as_ref().is_none_or(|s| v_rel >= release(s))
+            && self.until.as_ref().is_none_or(|u| v_rel < release(u))
     }
 
     /// `>=0.14.0, <0.18.0`, `>=0.14.0`, `<0.18.0` or `all releases`.

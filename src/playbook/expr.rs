@@ -90,7 +90,18 @@ pub fn parse_number(s: &str) -> Option<f64> {
 
 /// Reference namespaces.
 pub const NAMESPACES: &[&str] = &[
-    "capture", "arg", "effective", "env", "limit", "request", "probe", "fact", "node", "nodes", "policy", "workload",
+    "capture",
+    "arg",
+    "effective",
+    "env",
+    "limit",
+    "request",
+    "probe",
+    "fact",
+    "node",
+    "nodes",
+    "policy",
+    "workload",
     "revision",
 ];
 

@@ -726,7 +726,8 @@ fn compile_condition(
         for (op, e) in ops {
             let rhs = if versioned {
                 match e {
-                    ExprSpec::Text(t) if !t.contains('.') || !is_reference(t) => match crate::engine::Version::parse(t) {
+                    ExprSpec::Text(t) if !t.contains('.') || !is_reference(t) => match crate::engine::Version::parse(t)
+                    {
                         Some(ver) => Some(Expr::Const(Val::Str(ver.to_string()), ParamType::Version)),
                         None => {
                             msgs.push(format!("`{t}` is not a version (write a release like \"0.14.0\")"));
@@ -1117,7 +1118,13 @@ fn compile_steps(
                 if kind != ActionKind::SetArg {
                     problems.push(step_at(&m.referenced, format!("`moves` is for `set-arg` steps, not `{kind}`")));
                 }
-                choice(m, &[("raise", Moves::Raise), ("lower", Moves::Lower)], &format!("playbook `{pb}`: step `{sid}`: moves"), file, problems)
+                choice(
+                    m,
+                    &[("raise", Moves::Raise), ("lower", Moves::Lower)],
+                    &format!("playbook `{pb}`: step `{sid}`: moves"),
+                    file,
+                    problems,
+                )
             }
         };
         if let (Some(on_failure), Some(risk)) = (on_failure, risk) {

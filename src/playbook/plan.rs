@@ -548,7 +548,9 @@ fn finish(ty: ParamType, v: Val) -> Result<Val, String> {
                 Val::Num(n) => format_num(*n),
                 Val::Bool(_) => return Err(format!("{v:?} is not a version")),
             };
-            Val::Str(crate::engine::Version::parse(&text).ok_or_else(|| format!("{text:?} is not a version"))?.to_string())
+            Val::Str(
+                crate::engine::Version::parse(&text).ok_or_else(|| format!("{text:?} is not a version"))?.to_string(),
+            )
         }
         ParamType::Bool => match v {
             Val::Bool(b) => Val::Bool(b),
@@ -942,12 +944,15 @@ fn render_matching(
                     return Err(format!("condition on {}: it has no value", expr::show(l)));
                 };
                 let mut ok = true;
-                let is_version =
-                    |e: &super::expr::Expr| expr::static_type(e, &|p| types.get(p).copied()) == Some(ParamType::Version);
+                let is_version = |e: &super::expr::Expr| {
+                    expr::static_type(e, &|p| types.get(p).copied()) == Some(ParamType::Version)
+                };
                 for (op, r) in cmps {
                     let rv = expr::eval(r, &scope)?;
                     let versioned = is_version(l) || is_version(r);
-                    if !rv.as_ref().is_some_and(|rv| if versioned { compare_versions(&lv, *op, rv) } else { compare(&lv, *op, rv) }) {
+                    if !rv.as_ref().is_some_and(|rv| {
+                        if versioned { compare_versions(&lv, *op, rv) } else { compare(&lv, *op, rv) }
+                    }) {
                         let shown = |v: &Val| match v {
                             Val::Num(n) => format_num(*n),
                             Val::Str(s) => format!("{s:?}"),
