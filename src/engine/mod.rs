@@ -115,3 +115,6 @@ impl EngineInfo {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

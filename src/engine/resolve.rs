@@ -211,7 +211,8 @@ impl Setup<'_> {
             }),
             Cond::Cuda(want) => self.gpu.cuda.map(|c| c == *want),
             Cond::Unset(flags) => Some(!flags.iter().any(|f| self.is_set(f))),
-            Cond::Env(k, v) => self.container.map(|c| args::get_env(c, k).as_deref() == Some(v.as_str())),
+            // Like flags, an env var the container does not show is not set.
+            Cond::Env(k, v) => Some(self.container.is_some_and(|c| args::get_env(c, k).as_deref() == Some(v.as_str()))),
         }
     }
 

@@ -356,46 +356,45 @@ fn compile_engine(file: &Path, spec: &EngineSpec, problems: &mut Vec<Problem>) -
             "releases: list the releases the table was read from",
         ));
     }
+    // Names first (from the spec, so that a flag with other problems still counts).
+    let mut names: Vec<(&str, &Location)> = Vec::new();
+    for f in &spec.flags {
+        let spelled = std::iter::once(f.value.flag.value.trim()).chain(f.value.aliases.iter().map(|a| a.trim()));
+        for n in spelled {
+            if let Some((_, first)) = names.iter().find(|(x, _)| *x == n) {
+                problems.push(
+                    Problem::at(file, &f.value.flag.referenced, format!("`{n}` is defined twice"))
+                        .hint(format!("first at line {}", first.line())),
+                );
+            }
+        }
+        names.push((f.value.flag.value.trim(), &f.value.flag.referenced));
+        names.extend(f.value.aliases.iter().map(|a| (a.trim(), &f.value.flag.referenced)));
+    }
+    // `unset:` conditions name flags of this engine (a `--no-x` switch counts as `--x`).
+    for f in &spec.flags {
+        for d in &f.value.defaults {
+            for n in d.value.when.iter().flat_map(|w| &w.unset) {
+                let base = n.strip_prefix("--no-").map(|b| format!("--{b}"));
+                if names.iter().any(|(x, _)| *x == n || Some(*x) == base.as_deref()) {
+                    continue;
+                }
+                let p = Problem::at(
+                    file,
+                    &d.referenced,
+                    format!("flag `{}`: a default's `unset` names unknown flag `{n}`", f.value.flag.value.trim()),
+                );
+                problems.push(match crate::util::closest(n, names.iter().map(|(x, _)| *x)) {
+                    Some(c) => p.hint(format!("did you mean `{c}`?")),
+                    None => p.hint("add the flag to the table first"),
+                });
+            }
+        }
+    }
     let mut flags: Vec<Flag> = Vec::new();
     for f in &spec.flags {
         if let Some(flag) = compile_flag(file, &f.value, &f.referenced, problems) {
-            if let Some(first) = flags.iter().find(|x| x.named(&flag.flag) || flag.aliases.iter().any(|a| x.named(a))) {
-                problems.push(Problem::at(
-                    file,
-                    &f.value.flag.referenced,
-                    format!("`{}` is defined twice (first as `{}`)", flag.flag, first.flag),
-                ));
-                continue;
-            }
             flags.push(flag);
-        }
-    }
-    // `unset:` conditions name flags of this engine.
-    let known: Vec<String> = flags.iter().map(|f| f.flag.clone()).collect();
-    for f in &flags {
-        let at = spec
-            .flags
-            .iter()
-            .find(|s| s.value.flag.value.trim() == f.flag)
-            .map_or(Location::UNKNOWN, |s| s.value.flag.referenced);
-        for d in &f.defaults {
-            for c in &d.when {
-                if let Cond::Unset(names) = c {
-                    for n in names {
-                        if !known.iter().any(|k| k == n) && !n.starts_with("--no-") {
-                            let p = Problem::at(
-                                file,
-                                &at,
-                                format!("`{}`: a default's `unset` names unknown flag `{n}`", f.flag),
-                            );
-                            problems.push(match crate::util::closest(n, known.iter().map(String::as_str)) {
-                                Some(c) => p.hint(format!("did you mean `{c}`?")),
-                                None => p.hint("add the flag to the table first"),
-                            });
-                        }
-                    }
-                }
-            }
         }
     }
     if problems.len() > before {
