@@ -346,7 +346,7 @@ proptest! {
                         c.policy.max_model_len_auto = auto;
                         for d in &diagnoses {
                             let Some(p) = set.plan(d, Some(&w), &c) else { continue };
-                            let container = w.containers().into_iter().next();
+                            let container = w.containers().first();
                             let gpu_facts = Gpu::from_labels(&c.node_labels, None);
                             let printed = BTreeMap::new();
                             let setup = Setup { engine, version, printed: &printed, container, gpu: &gpu_facts };
