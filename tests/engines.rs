@@ -68,6 +68,39 @@ fn settings_dumps_name_the_engine_and_its_effective_values() {
     assert_eq!(v.settings["max_num_seqs"], "64");
 }
 
+#[test]
+fn vllm_0_6_prints_every_argument_after_its_banner() {
+    let head = std::fs::read(root().join("tests/fixtures/logs/kv-cache-oom/vllm-no-available-memory-cache-blocks.log"))
+        .unwrap();
+    let f = read_head(&head);
+    assert_eq!(f.version.map(|v| v.to_string()).as_deref(), Some("0.6.4.post1"));
+    assert_eq!(f.settings["gpu_memory_utilization"], "0.05");
+    assert_eq!(f.settings["max_num_seqs"], "256");
+    assert!(!f.settings.contains_key("max_model_len"), "None is not a setting");
+}
+
+#[test]
+fn check_reports_a_broken_engine_table_with_locations() {
+    let out = Command::new(env!("CARGO_BIN_EXE_podmedic"))
+        .arg("check")
+        .arg(root().join("tests/fixtures/engines-broken"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("table.yaml:8:11: flag `--max-model-len`: unknown type `integer` (hint: did you mean `int`?)"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_podmedic"))
+        .arg("check")
+        .args(["engines", "playbooks"].map(|d| root().join(d)))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("engine flags of 4 engines"));
+}
+
 /// Runs `podmedic triage` and returns its JSON.
 fn triage(log: &str, image: Option<&str>, node: Option<&str>) -> serde_json::Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_podmedic"));

@@ -16,7 +16,8 @@
 //!   (`srt/entrypoints/engine.py`), TGI's `Args { … }`
 //!   (`launcher/src/main.rs`).
 //!
-//! Printed settings: vLLM's `non-default args: {…}` (only what was given),
+//! Printed settings: vLLM's `non-default args: {…}` (only what was given;
+//! up to 0.8, `args: Namespace(…)` after the version banner, every argument),
 //! SGLang's `server_args=` (every resolved value, computed ones included),
 //! TGI's `Args {…}` (what was given; `None` means the launcher decides).
 
@@ -54,6 +55,7 @@ struct Banners {
     vllm_logo: Regex,
     llama: Regex,
     vllm_args: Regex,
+    vllm_namespace: Regex,
     sglang_args: Regex,
 }
 
@@ -68,6 +70,7 @@ fn banners() -> &'static Banners {
         llama: Regex::new(r"\bbuild:? (\d+) \(([0-9a-f]{4,40})\)|\(build (\d+), commit [0-9a-f]{4,40}\)")
             .expect("valid regex"),
         vllm_args: Regex::new(r"non-default args: (\{.*\})\s*$").expect("valid regex"),
+        vllm_namespace: Regex::new(r"\bargs: (Namespace\(.*\))\s*$").expect("valid regex"),
         sglang_args: Regex::new(r"server_args=(ServerArgs\(.*\)|\{.*\})\s*$").expect("valid regex"),
     })
 }
@@ -119,6 +122,12 @@ pub fn read_head(head: &[u8]) -> LogFacts {
             if facts.settings.is_empty() {
                 if let Some(c) = b.vllm_args.captures(line) {
                     facts.engine.get_or_insert("vllm");
+                    facts.settings = parse_settings(&c[1]);
+                    facts.settings_line = Some(no);
+                } else if facts.engine == Some("vllm")
+                    && let Some(c) = b.vllm_namespace.captures(line)
+                {
+                    // vLLM up to 0.8 printed every argument: `args: Namespace(…)`.
                     facts.settings = parse_settings(&c[1]);
                     facts.settings_line = Some(no);
                 } else if let Some(c) = b.sglang_args.captures(line) {
