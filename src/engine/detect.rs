@@ -8,7 +8,8 @@
 //!   `entrypoints/common/startup.py` 0.34), `Initializing a V1 LLM engine
 //!   (vX) with config` (`v1/engine/core.py`), `Initializing an LLM engine
 //!   (vX) with config` (`engine/llm_engine.py`, 0.4–0.6);
-//! - llama.cpp: `build: N (sha) with …` (`common/common.cpp`),
+//! - llama.cpp: `build: N (sha) with …` (`common/common.cpp`; older
+//!   `main` printed `build = N (sha)`, `--version` prints `version: N (sha)`),
 //!   `common_params_print_info: build N (sha) with …` and `version: …
 //!   (build N, commit sha)` (`common/build-info.cpp.in`, b11434);
 //! - SGLang and TGI print no version; they are recognised by their settings
@@ -67,7 +68,9 @@ fn banners() -> &'static Banners {
         )
         .expect("valid regex"),
         vllm_logo: Regex::new(r"█\s+version\s+(v?\d[\w.+\-]*)").expect("valid regex"),
-        llama: Regex::new(r"\bbuild:? (\d+) \(([0-9a-f]{4,40})\)|\(build (\d+), commit [0-9a-f]{4,40}\)")
+        llama: Regex::new(
+            r"\b(?:build(?::| =)?|version:) (\d+) \(([0-9a-f]{4,40})\)|\(build (\d+), commit [0-9a-f]{4,40}\)",
+        )
             .expect("valid regex"),
         vllm_args: Regex::new(r"non-default args: (\{.*\})\s*$").expect("valid regex"),
         vllm_namespace: Regex::new(r"\bargs: (Namespace\(.*\))\s*$").expect("valid regex"),

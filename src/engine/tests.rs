@@ -255,6 +255,23 @@ playbooks:
     assert!(err.contains("playbook `unnamed`") && err.contains("names no servers"), "{err}");
 }
 
+#[test]
+fn llama_cpp_build_lines_of_several_eras_resolve() {
+    for (line, want) in [
+        ("build: 4567 (1a2b3c4d) with cc (Debian 12.2.0-14) 12.2.0 for x86_64-linux-gnu", "4567"),
+        ("main: build = 1722 (8d1d1e3) with cc for x86_64-linux-gnu", "1722"),
+        ("version: 5123 (ab12cd34)", "5123"),
+        (
+            "0.00.000.412 T cmn  common_param: common_params_print_info: build 11434 (9f3e2d1c) with cc for x86_64",
+            "11434",
+        ),
+        ("version: b11434-9f3e2d1c (build 11434, commit 9f3e2d1c)", "11434"),
+    ] {
+        let f = read_head(line.as_bytes());
+        assert_eq!((f.engine, f.version.map(|v| v.to_string())), (Some("llama.cpp"), Some(want.to_owned())), "{line}");
+    }
+}
+
 proptest! {
     #[test]
     fn any_log_head_is_read_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {

@@ -6,8 +6,10 @@
 //! with `file:line:col` before refusing the set: unknown classes, servers,
 //! action types and fields (with "did you mean"), parameter type and bound
 //! errors, parameter and step cycles (printed as `a -> b -> a`), unknown
-//! and unreachable steps, duplicate ids, and mutating steps without a
-//! revert path. [`PlaybookSet::plan`] picks the playbook for a
+//! and unreachable steps, duplicate ids, mutating steps without a
+//! revert path, and flags (written by `set-arg`/`remove-arg`, or read as
+//! `effective.--flag`) that the engine table ([`crate::engine`]) of one of
+//! the playbook's servers lacks. [`PlaybookSet::plan`] picks the playbook for a
 //! [`Diagnosis`](crate::diagnosis::Diagnosis) and renders it against a
 //! workload; see [`plan`].
 

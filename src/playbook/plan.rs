@@ -14,7 +14,11 @@
 //! 4. a parameter has no value (no capture, no default) or cannot be read;
 //! 5. a `when` condition does not hold;
 //! 6. an action cannot be applied to the workload (no such container, no
-//!    probe to lengthen, a shell script with no known launcher);
+//!    probe to lengthen, a shell script with no known launcher), or a
+//!    `set-arg` step fails the engine guards: the running engine release
+//!    (every release in the engine table, when the version is unknown)
+//!    must accept the flag and the value, and a `moves: raise|lower` step
+//!    must move the flag's effective value that way (see [`crate::engine`]);
 //! 7. with a workload at hand, every change it would make is already in
 //!    place ("nothing to change"), so that a limit already at its cap, or a
 //!    context already at the KV capacity, falls through to the next
