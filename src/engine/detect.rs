@@ -72,9 +72,10 @@ fn banners() -> &'static Banners {
             r"\b(?:build(?::| =)?|version:) (\d+) \(([0-9a-f]{4,40})\)|\(build (\d+), commit [0-9a-f]{4,40}\)",
         )
             .expect("valid regex"),
-        vllm_args: Regex::new(r"non-default args: (\{.*\})\s*$").expect("valid regex"),
-        vllm_namespace: Regex::new(r"\bargs: (Namespace\(.*\))\s*$").expect("valid regex"),
-        sglang_args: Regex::new(r"server_args=(ServerArgs\(.*\)|\{.*\})\s*$").expect("valid regex"),
+        // A dump may be cut (lines over 16 KiB are): the closing bracket is optional.
+        vllm_args: Regex::new(r"non-default args: (\{.*)$").expect("valid regex"),
+        vllm_namespace: Regex::new(r"\bargs: (Namespace\(.*)$").expect("valid regex"),
+        sglang_args: Regex::new(r"server_args=(ServerArgs\(.*|\{.*)$").expect("valid regex"),
     })
 }
 
@@ -217,14 +218,19 @@ fn printed_value(v: &str) -> Option<String> {
 /// (`ServerArgs(k=v, …)`) or a Rust debug struct (`Args { k: v, … }`).
 pub fn parse_settings(dump: &str) -> BTreeMap<String, String> {
     let d = dump.trim();
-    let body = if let Some(open) = d.find(['{', '(']) {
-        let inner = &d[open + 1..];
-        inner.strip_suffix(['}', ')']).unwrap_or(inner)
-    } else {
-        return BTreeMap::new();
+    let Some(open) = d.find(['{', '(']) else { return BTreeMap::new() };
+    let inner = &d[open + 1..];
+    let (body, whole) = match inner.strip_suffix(['}', ')']) {
+        Some(b) => (b, true),
+        None => (inner, false),
     };
+    let mut entries = split_top(body, ',');
+    if !whole {
+        // A cut dump: its last entry may be cut too.
+        entries.pop();
+    }
     let mut out = BTreeMap::new();
-    for entry in split_top(body, ',') {
+    for entry in entries {
         if out.len() >= MAX_SETTINGS {
             break;
         }

@@ -272,6 +272,21 @@ fn llama_cpp_build_lines_of_several_eras_resolve() {
     }
 }
 
+#[test]
+fn a_settings_dump_cut_at_16_kib_keeps_its_whole_entries() {
+    let mut line =
+        String::from("[2026-12-04 10:00:01] server_args=ServerArgs(model_path='m', mem_fraction_static=0.871");
+    for i in 0..2000 {
+        line.push_str(&format!(", field_{i}='{}'", "x".repeat(8)));
+    }
+    line.push(')');
+    assert!(line.len() > crate::logtext::MAX_LINE_BYTES);
+    let f = read_head(line.as_bytes());
+    assert_eq!(f.engine, Some("sglang"));
+    assert_eq!(f.settings["mem_fraction_static"], "0.871");
+    assert!(f.settings.values().all(|v| v == "m" || v == "0.871" || v == "xxxxxxxx"), "no cut value is kept");
+}
+
 proptest! {
     #[test]
     fn any_log_head_is_read_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
