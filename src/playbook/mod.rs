@@ -821,6 +821,21 @@ fn check_engine_flags(
             check(flag, &f.referenced, "a step writes");
         }
     }
+    let mut in_when = Vec::new();
+    for c in &pb.when {
+        match c {
+            Condition::Has(e) | Condition::Missing(e) => sources(e, &mut in_when),
+            Condition::Compare(l, cmps) => {
+                sources(l, &mut in_when);
+                cmps.iter().for_each(|(_, r)| sources(r, &mut in_when));
+            }
+        }
+    }
+    for r in in_when {
+        if let Source::Effective(flag, _) = r {
+            check(flag, &spec.id.referenced, "a condition reads");
+        }
+    }
     for p in &pb.params {
         let mut refs: Vec<&Source> = p.from.iter().collect();
         let mut found = Vec::new();
