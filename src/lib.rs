@@ -11,6 +11,7 @@ pub mod controller;
 pub mod crd;
 pub mod diagnosis;
 pub mod embedded;
+pub mod engine;
 pub mod evidence;
 pub mod logtext;
 pub mod metrics;

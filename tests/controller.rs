@@ -324,11 +324,16 @@ async fn revision(client: &Client, ns: &str, name: &str) -> Result<String> {
 #[tokio::test]
 async fn approval_executes_the_fix_and_verification_passes() -> Result<()> {
     in_namespace("ctl-approve", |client, ns| async move {
-        create_deployment(&client, &ns, &healable_kv("llama")?.deployment()).await?;
+        // A floating tag: the engine's version can come only from the log's head.
+        let mut spec = healable_kv("llama")?;
+        spec.image = "vllm/vllm-openai:latest".into();
+        create_deployment(&client, &ns, &spec.deployment()).await?;
         let ctl = Controller::start(&ns, &["--verify-window-cap", "4s"]).await?;
         let p = wait_for_proposal(&client, &ns).await?;
         let plan = p.spec.plan.clone().context("the proposal has a plan")?;
         assert_eq!(plan.playbook, "kv-cache-vllm-fit-context");
+        // The head of the previous log (read with limitBytes beside the tail) gave the engine's version.
+        assert_eq!(plan.target.server_version.as_deref(), Some("0.6.3"), "{:?}", plan.target);
         assert!(container_args(&client, &ns, "llama").await?.contains(&"32768".to_owned()));
         decide(&client, &ns, &p.name_any(), "approve", "alice").await?;
         let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::Succeeded, TIMEOUT).await?;

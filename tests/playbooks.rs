@@ -43,6 +43,18 @@ fn workload(name: &str) -> Workload {
     Workload::load(&root().join("tests/fixtures/workloads").join(name)).unwrap()
 }
 
+/// A workload fixture with its first container's image replaced (to run it as another engine release).
+fn workload_with(name: &str, image: &str, args: Option<&[&str]>) -> Workload {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/workloads").join(name)).unwrap();
+    let mut v: serde_json::Value = podmedic::yaml::from_str(&text).unwrap();
+    let c = &mut v["spec"]["template"]["spec"]["containers"][0];
+    c["image"] = image.into();
+    if let Some(a) = args {
+        c["args"] = a.iter().map(|s| serde_json::Value::from(*s)).collect();
+    }
+    Workload::from_value(v).unwrap()
+}
+
 fn facts(name: &str, node: &str) -> ContainerFacts {
     ContainerFacts {
         name: name.into(),
@@ -199,6 +211,17 @@ golden_tests! {
         let mut c = ctx("vllm");
         c.server = Some("vllm".into());
         ("kv-cache-vllm-fit-context", plan(&d, None, &c))
+    };
+    kv_vllm_auto_context_by_policy: {
+        let d = diagnosis(FailureClass::KvCacheOom, "max-model-len-exceeds-kv-capacity", &[("kv_tokens", "20150")]);
+        let mut c = ctx("vllm");
+        c.policy.max_model_len_auto = true;
+        ("kv-cache-vllm-auto-context", plan(&d, Some(&workload_with("vllm-deployment.yaml", "vllm/vllm-openai:v0.14.0", None)), &c))
+    };
+    config_error_drops_removed_arg: {
+        let d = diagnosis(FailureClass::ConfigError, "unknown-argument", &[("arg", "--swap-space")]);
+        let args: &[&str] = &["--model", "Qwen/Qwen3-8B", "--swap-space", "4", "--port", "8000"];
+        ("config-error-drop-removed-arg", plan(&d, Some(&workload_with("vllm-deployment.yaml", "vllm/vllm-openai:v0.18.0", Some(args))), &ctx("vllm")))
     };
     kv_sglang_fit_context: {
         let d = diagnosis(FailureClass::KvCacheOom, "sglang-kv-capacity", &[("kv_tokens", "25000")]);

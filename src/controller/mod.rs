@@ -393,6 +393,8 @@ fn plan_for(
     pc.policy = ctx.policy.clone();
     pc.candidate_nodes = input.candidate_nodes;
     pc.node_fault = input.node_fault;
+    let image = gathered.evidence.container.as_ref().and_then(|c| c.image.as_deref());
+    pc.engine = Some(crate::engine::EngineInfo::identify(&gathered.engine_log, image, ""));
     for p in existing.iter().filter(|p| p.spec.target.uid == gathered.owner.uid) {
         let ran = p.status.as_ref().is_some_and(|s| {
             use crate::crd::Phase::*;
