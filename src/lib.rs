@@ -20,5 +20,6 @@ pub mod problem;
 pub mod server;
 pub mod signatures;
 pub mod triage;
+pub mod trust;
 pub mod util;
 pub mod yaml;
