@@ -201,6 +201,7 @@ pub fn settings(config: &ControllerConfig) -> Settings {
         dry_run: config.dry_run,
         max_attempts_per_day: config.max_attempts_per_day,
         verify_window_cap: config.verify_window_cap,
+        verify_ready_cap: config.verify_ready_cap,
         max_cordoned_nodes: config.max_cordoned_nodes,
     }
 }

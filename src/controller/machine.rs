@@ -96,13 +96,21 @@ pub struct Settings {
     pub max_attempts_per_day: u32,
     /// Cap on the stability window.
     pub verify_window_cap: Option<Duration>,
+    /// Cap on the time to become Ready.
+    pub verify_ready_cap: Option<Duration>,
     /// Most nodes cordoned by podmedic at the same time, cluster-wide.
     pub max_cordoned_nodes: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { dry_run: false, max_attempts_per_day: 3, verify_window_cap: None, max_cordoned_nodes: 1 }
+        Settings {
+            dry_run: false,
+            max_attempts_per_day: 3,
+            verify_window_cap: None,
+            verify_ready_cap: None,
+            max_cordoned_nodes: 1,
+        }
     }
 }
 
@@ -1092,7 +1100,10 @@ pub fn verification_of(rxp: &RecoveryProposal, settings: &Settings) -> (Duration
     let secs = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(0));
     let ready = v.map_or(DEFAULT_READY_WITHIN, |v| secs(v.ready_within_seconds));
     let stable = v.map_or(DEFAULT_STABLE_FOR, |v| secs(v.no_restart_for_seconds));
-    (ready, settings.verify_window_cap.map_or(stable, |cap| stable.min(cap)))
+    (
+        settings.verify_ready_cap.map_or(ready, |cap| ready.min(cap)),
+        settings.verify_window_cap.map_or(stable, |cap| stable.min(cap)),
+    )
 }
 
 /// The status to write after an effect's outcome (pure).
