@@ -810,9 +810,6 @@ async fn cordons_are_corroborated_and_only_podmedics_own_are_undone() -> Result<
             names.push(name);
         }
         let res = async {
-            // Node a was cordoned by an admin (maintenance) before anything.
-            let p = json!({"spec": {"unschedulable": true}});
-            nodes.patch(&names[0], &PatchParams::default(), &Patch::Merge(&p)).await?;
             for (w, node) in [("on-a", &names[0]), ("on-b", &names[1])] {
                 let mut spec = crashing(w, "")?;
                 spec.previous_log = Some(xid.clone());
@@ -830,6 +827,9 @@ async fn cordons_are_corroborated_and_only_podmedics_own_are_undone() -> Result<
                 Ok((items.len() >= 2).then_some(items))
             })
             .await?;
+            // Node a is cordoned by an admin (maintenance) before the approvals.
+            let cordon = json!({"spec": {"unschedulable": true}});
+            nodes.patch(&names[0], &PatchParams::default(), &Patch::Merge(&cordon)).await?;
             for p in &both {
                 let plan = p.spec.plan.as_ref().context("plan")?;
                 assert_eq!(plan.playbook, "gpu-fault-cordon-and-reschedule", "{:?}", plan.considered);
