@@ -363,7 +363,7 @@ fn target_of<'a>(rxp: &'a RecoveryProposal, step: &'a PlannedStep) -> Target<'a>
             Some(ops) if !ops.is_empty() && matches!(rxp.spec.target.kind.as_str(), "Deployment" | "StatefulSet") => {
                 Target::Workload(ops)
             }
-            Some(ops) if ops.is_empty() => Target::Nothing,
+            Some([]) => Target::Nothing,
             _ => Target::Unexecutable,
         },
         _ => Target::Unexecutable,
@@ -610,9 +610,7 @@ fn approved(rxp: &RecoveryProposal, status: RecoveryProposalStatus, obs: &Observ
     if settings.dry_run {
         return say(status, false, "Paused", PAUSED, expiry.min(RESYNC));
     }
-    if !status.decided_by.as_deref().is_some_and(|b| !b.is_empty())
-        || !status.decided_via.is_some_and(DecidedVia::is_human)
-    {
+    if status.decided_by.as_deref().is_none_or(str::is_empty) || !status.decided_via.is_some_and(DecidedVia::is_human) {
         let msg = "no human decision is recorded on this proposal; not executing".to_owned();
         return write(finish(status, Phase::Failed, msg.clone(), now), note(true, "Failed", msg), Duration::ZERO);
     }

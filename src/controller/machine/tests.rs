@@ -415,11 +415,8 @@ impl World {
                 if kill {
                     return true;
                 }
-                match record(seen, &plan, outcome, self.now) {
-                    Next::Write { status, .. } => {
-                        self.write(seen, *status);
-                    }
-                    _ => {}
+                if let Next::Write { status, .. } = record(seen, &plan, outcome, self.now) {
+                    self.write(seen, *status);
                 }
                 true
             }
