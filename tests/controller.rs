@@ -706,7 +706,10 @@ async fn dry_run_is_a_kill_switch_and_never_wedges_a_workload() -> Result<()> {
         decide(&client, &ns, &p.name_any(), "approve", "alice").await?;
         let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::NotExecuted, TIMEOUT).await?;
         let s = done.status.unwrap();
-        assert_eq!((s.decided_by.as_deref(), s.decided_via), (Some("alice"), Some(podmedic::crd::DecidedVia::Annotation)));
+        assert_eq!(
+            (s.decided_by.as_deref(), s.decided_via),
+            (Some("alice"), Some(podmedic::crd::DecidedVia::Annotation))
+        );
         assert!(s.steps.is_empty(), "{:?}", s.steps);
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(workload_generation(&client, &ns, "llama").await?, before, "nothing executed in dry-run");
@@ -777,11 +780,7 @@ async fn a_revert_never_overwrites_a_human_edit() -> Result<()> {
         deps.patch("llama", &PatchParams::default(), &Patch::<()>::Json(patch)).await?;
         let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::Failed, TIMEOUT).await?;
         let s = done.status.unwrap();
-        assert!(
-            s.steps.iter().any(|x| x.state == podmedic::crd::StepState::RevertRefused),
-            "{:?}",
-            s.steps
-        );
+        assert!(s.steps.iter().any(|x| x.state == podmedic::crd::StepState::RevertRefused), "{:?}", s.steps);
         assert_eq!(container_args(&client, &ns, "llama").await?, args, "the human's args are untouched");
         Ok(())
     })
@@ -823,7 +822,8 @@ async fn cordons_are_corroborated_and_only_podmedics_own_are_undone() -> Result<
             .await?;
             let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
             let both = poll("two proposals", TIMEOUT, || async {
-                let items: Vec<_> = api.list(&ListParams::default()).await?.items.into_iter().filter(|p| p.status.is_some()).collect();
+                let items: Vec<_> =
+                    api.list(&ListParams::default()).await?.items.into_iter().filter(|p| p.status.is_some()).collect();
                 Ok((items.len() >= 2).then_some(items))
             })
             .await?;
@@ -837,7 +837,8 @@ async fn cordons_are_corroborated_and_only_podmedics_own_are_undone() -> Result<
             }
             // The rescheduled pods cannot start anywhere (pinned): not Ready in time → reverted.
             for p in &both {
-                let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::RolledBack, Duration::from_secs(150)).await?;
+                let done =
+                    wait_for_phase(&client, &ns, &p.name_any(), Phase::RolledBack, Duration::from_secs(150)).await?;
                 let s = done.status.unwrap();
                 let cordon = s.steps.iter().find(|x| x.id == "cordon").context("cordon step")?;
                 if p.spec.target.name == "on-a" {
@@ -913,8 +914,10 @@ async fn long_names_the_gauge_and_the_finalizer() -> Result<()> {
         assert!(m.lines().any(|l| l == "podmedic_proposals{phase=\"Succeeded\"} 0"), "{m}");
         let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
         api.delete(&p.name_any(), &kube::api::DeleteParams::default()).await?;
-        poll("the proposal to be gone", TIMEOUT, || async { Ok(api.get_opt(&p.name_any()).await?.is_none().then_some(())) })
-            .await?;
+        poll("the proposal to be gone", TIMEOUT, || async {
+            Ok(api.get_opt(&p.name_any()).await?.is_none().then_some(()))
+        })
+        .await?;
         Ok(())
     })
     .await

@@ -1074,7 +1074,9 @@ async fn only_podmedic_authors_proposals_and_the_record_cannot_be_erased() -> Re
             "rules": [{"apiGroups": ["podmedic.io"], "resources": ["recoveryproposals", "recoveryproposals/status"],
                        "verbs": ["create", "get", "update", "patch"]}],
         }))?;
-        Api::<k8s_openapi::api::rbac::v1::Role>::namespaced(admin.clone(), &ns).create(&PostParams::default(), &role).await?;
+        Api::<k8s_openapi::api::rbac::v1::Role>::namespaced(admin.clone(), &ns)
+            .create(&PostParams::default(), &role)
+            .await?;
         let rb: RoleBinding = serde_json::from_value(json!({
             "metadata": {"name": "carol-creator"},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "rxp-creator"},
@@ -1098,7 +1100,8 @@ async fn only_podmedic_authors_proposals_and_the_record_cannot_be_erased() -> Re
         .await?;
         ensure!(denied.message.contains("only podmedic creates RecoveryProposals"), "{}", denied.message);
         let admin_rxp: Api<RecoveryProposal> = Api::namespaced(admin.clone(), &ns);
-        let denied = api_error(admin_rxp.create(&PostParams::default(), &proposal("by-admin")).await, "admin creating")?;
+        let denied =
+            api_error(admin_rxp.create(&PostParams::default(), &proposal("by-admin")).await, "admin creating")?;
         ensure!(denied.message.contains("only podmedic creates RecoveryProposals"), "{}", denied.message);
 
         // podmedic's own proposal.
