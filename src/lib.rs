@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod playbook;
 pub mod problem;
 pub mod server;
+pub mod signals;
 pub mod signatures;
 pub mod triage;
 pub mod util;

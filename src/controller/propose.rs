@@ -224,6 +224,11 @@ fn announce(recorder: &Recorder, rxp: &RecoveryProposal, pod: &ObjectReference) 
         "summary": d.summary,
         "dryRun": rxp.spec.dry_run,
         "plan": rxp.spec.plan,
+        // The serving metrics before the crash (triage's `metrics` object), or null.
+        "metrics": d
+            .captures
+            .get(super::METRICS_CAPTURE)
+            .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok()),
     });
     println!("{line}");
 }

@@ -116,6 +116,8 @@ pub struct PlanContext {
     pub peak_memory_bytes: Option<u64>,
     /// The server, when known otherwise than from the workload.
     pub server: Option<String>,
+    /// The serving metrics before the crash (`metric.*` references).
+    pub metrics: Option<crate::signals::MetricsSummary>,
 }
 
 impl Default for PlanContext {
@@ -132,6 +134,7 @@ impl Default for PlanContext {
             load_seconds: None,
             peak_memory_bytes: None,
             server: None,
+            metrics: None,
         }
     }
 }
@@ -145,6 +148,7 @@ impl PlanContext {
         PlanContext {
             container: ev.container.clone(),
             node_labels: ev.node_labels.clone(),
+            metrics: ev.metrics.summary().cloned(),
             now,
             ..PlanContext::default()
         }
@@ -422,6 +426,12 @@ impl Lookup for Scope<'_> {
                     _ => None,
                 }
             }
+            Source::Metric(signal, stat) => self
+                .ctx
+                .metrics
+                .as_ref()
+                .and_then(|m| m.stat(crate::signals::Signal::from_id(signal)?, stat))
+                .map(Val::Num),
             Source::NodeAllocatable(r) => {
                 self.ctx.node_allocatable.get(r).and_then(|s| expr::parse_number(s)).map(Val::Num)
             }
@@ -450,6 +460,8 @@ impl Lookup for Scope<'_> {
                         Some(Val::Num(w.object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) as f64))
                     }
                     "kind" => Some(Val::Str(w.kind.as_str().to_owned())),
+                    // A controller recreates its pods (not so a bare Pod).
+                    "managed" => Some(Val::Bool(w.kind.as_str() != "Pod")),
                     "container" => self.container?.get("name")?.as_str().map(|s| Val::Str(s.to_owned())),
                     "shm_size" => {
                         let c = self.container?;
