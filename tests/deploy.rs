@@ -263,6 +263,12 @@ const UNSET_BY_DEFAULT: &[&str] = &[
     "PODMEDIC_NAMESPACES",        // empty: all namespaces
     "PODMEDIC_SELECTOR",          // empty: every pod
     "PODMEDIC_VERIFY_WINDOW_CAP", // the playbooks' verification windows
+    // Serving metrics are off until metrics.prometheusURL names Prometheus.
+    "PODMEDIC_PROMETHEUS_URL",
+    "PODMEDIC_PROMETHEUS_TIMEOUT",
+    "PODMEDIC_METRICS_WINDOW",
+    "PODMEDIC_STALL_WINDOW",
+    "PODMEDIC_STALL_CHECK_INTERVAL",
     // ChatOps is off until chatops.existingSecret names its credentials.
     "PODMEDIC_CHATOPS_APPROVERS_FILE",
     "PODMEDIC_CHATOPS_MAX_ATTEMPTS",

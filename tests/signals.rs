@@ -81,7 +81,8 @@ fn pod_json(dir: &Path, labels: &PodLabels, image: &str, args: &[&str], end: f64
 }
 
 fn triage(args: &[&str]) -> Result<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_podmedic")).arg("triage").args(args).args(["--output", "json"]).output()?;
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_podmedic")).arg("triage").args(args).args(["--output", "json"]).output()?;
     ensure!(out.status.success(), "triage failed: {}", String::from_utf8_lossy(&out.stderr));
     Ok(serde_json::from_slice(&out.stdout)?)
 }
@@ -231,7 +232,8 @@ fn saturation_under_load_is_told_from_a_context_that_never_fit() -> Result<()> {
     let run = |story: &str| -> Result<Value> {
         let p = PodLabels { namespace: ns.clone(), pod: unique(story), container: "vllm".into() };
         backfill(story, &p, end)?;
-        let pod = pod_json(dir.path(), &p, "vllm/vllm-openai:v0.10.2", &["--model", "m", "--max-num-seqs", "256"], end)?;
+        let pod =
+            pod_json(dir.path(), &p, "vllm/vllm-openai:v0.10.2", &["--model", "m", "--max-num-seqs", "256"], end)?;
         triage(&["--log", &log, "--pod", pod.to_str().unwrap(), "--prometheus-url", &url])
     };
     let idle = run("vllm-v1-idle")?;
@@ -341,7 +343,10 @@ fn complete(base: &str, prompt: &str, max_tokens: u32) -> Result<Value> {
 
 fn prom_query(url: &str, q: &str, time: Option<f64>) -> Result<Value> {
     let mut cmd = Command::new("curl");
-    cmd.args(["-fsS", "--max-time", "10", "-G"]).arg(format!("{url}/api/v1/query")).args(["--data-urlencode"]).arg(format!("query={q}"));
+    cmd.args(["-fsS", "--max-time", "10", "-G"])
+        .arg(format!("{url}/api/v1/query"))
+        .args(["--data-urlencode"])
+        .arg(format!("query={q}"));
     if let Some(t) = time {
         cmd.args(["--data-urlencode"]).arg(format!("time={t}"));
     }
@@ -389,7 +394,11 @@ fn live_llama_cpp_series_are_read_through_prometheus() -> Result<()> {
     ensure!(m["generation_throughput"]["max"].as_f64().unwrap_or(0.0) > 0.0, "{}", m["generation_throughput"]);
     assert_eq!(m["generation_throughput"]["metric"], "rate(llamacpp:tokens_predicted_total)");
     // The scrape really carried the kwok pod's labels.
-    let up = prom_query(&url, &format!("up{{job=\"llm\",namespace=\"{ns}\",pod=\"{pod}\",container=\"{container}\"}}"), None)?;
+    let up = prom_query(
+        &url,
+        &format!("up{{job=\"llm\",namespace=\"{ns}\",pod=\"{pod}\",container=\"{container}\"}}"),
+        None,
+    )?;
     assert_eq!(up["data"]["result"][0]["value"][1], "1");
     Ok(())
 }
@@ -452,7 +461,10 @@ fn alert_rules_load_and_fire_on_real_data() -> Result<()> {
     ensure!(queue.contains(&pods["vllm-v1-kv-saturation"]) && !queue.contains(&pods["sglang-idle"]), "{queue:?}");
     let stalled = firing("LLMEngineStalled")?;
     ensure!(stalled.contains(&pods["sglang-stalled"]) && stalled.contains(&pods["vllm-v1-stalled"]), "{stalled:?}");
-    ensure!(!stalled.contains(&pods["sglang-idle"]) && !stalled.contains(&pods["vllm-v1-kv-saturation"]), "{stalled:?}");
+    ensure!(
+        !stalled.contains(&pods["sglang-idle"]) && !stalled.contains(&pods["vllm-v1-kv-saturation"]),
+        "{stalled:?}"
+    );
     Ok(())
 }
 
@@ -537,7 +549,9 @@ where
 
 #[tokio::test]
 async fn a_crash_proposal_carries_the_metric_history_it_explains() -> Result<()> {
-    let Some(url) = prometheus_or_skip("a_crash_proposal_carries_the_metric_history_it_explains") else { return Ok(()) };
+    let Some(url) = prometheus_or_skip("a_crash_proposal_carries_the_metric_history_it_explains") else {
+        return Ok(());
+    };
     if client_or_skip("a_crash_proposal_carries_the_metric_history_it_explains").await.is_none() {
         return Ok(());
     }
@@ -553,15 +567,16 @@ async fn a_crash_proposal_carries_the_metric_history_it_explains() -> Result<()>
         spec.image = "vllm/vllm-openai:v0.10.2".into();
         spec.extra_args = vec!["--max-num-seqs".into(), "256".into()];
         spec.scenario = Some(Scenario::CrashLoop);
-        spec.previous_log = Some(cri_log_from_file(root().join("tests/fixtures/logs/gpu-oom/vllm-free-memory-below-utilization.log"))?);
+        spec.previous_log =
+            Some(cri_log_from_file(root().join("tests/fixtures/logs/gpu-oom/vllm-free-memory-below-utilization.log"))?);
         spec.run_duration = Some("2s".into());
         spec.backoff_duration = Some("1h".into());
         let ctl = Controller::start(&ns, &url, &["--restart-threshold", "1"]).await?;
-        Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns).create(&PostParams::default(), &spec.pod()).await?;
-        let rxp = poll("a proposal", TIMEOUT, || async {
-            Ok(proposals(&client, &ns).await?.into_iter().next())
-        })
-        .await?;
+        Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns)
+            .create(&PostParams::default(), &spec.pod())
+            .await?;
+        let rxp =
+            poll("a proposal", TIMEOUT, || async { Ok(proposals(&client, &ns).await?.into_iter().next()) }).await?;
         let d = &rxp.spec.diagnosis;
         assert_eq!(d.class, FailureClass::GpuOom);
         ensure!(d.summary.contains("filled under load"), "{}", d.summary);
@@ -598,11 +613,22 @@ async fn a_stalled_engine_gets_a_proposal_and_an_idle_one_does_not() -> Result<(
             names.push(pod.name_any());
         }
         let end = now();
-        backfill("sglang-stalled", &PodLabels { namespace: ns.clone(), pod: names[0].clone(), container: VLLM_CONTAINER.into() }, end)?;
-        backfill("sglang-idle", &PodLabels { namespace: ns.clone(), pod: names[1].clone(), container: VLLM_CONTAINER.into() }, end)?;
+        backfill(
+            "sglang-stalled",
+            &PodLabels { namespace: ns.clone(), pod: names[0].clone(), container: VLLM_CONTAINER.into() },
+            end,
+        )?;
+        backfill(
+            "sglang-idle",
+            &PodLabels { namespace: ns.clone(), pod: names[1].clone(), container: VLLM_CONTAINER.into() },
+            end,
+        )?;
         let ctl = Controller::start(&ns, &url, &["--stall-window", "5m", "--stall-check-interval", "2s"]).await?;
         let rxp = poll("a stall proposal", TIMEOUT, || async {
-            Ok(proposals(&client, &ns).await?.into_iter().find(|p| p.spec.diagnosis.class == FailureClass::EngineStalled))
+            Ok(proposals(&client, &ns)
+                .await?
+                .into_iter()
+                .find(|p| p.spec.diagnosis.class == FailureClass::EngineStalled))
         })
         .await?;
         assert_eq!(rxp.spec.pod, names[0]);
@@ -654,7 +680,13 @@ impl PrivatePrometheus {
             .spawn()?;
         let url = format!("http://127.0.0.1:{port}");
         for _ in 0..200 {
-            if Command::new("curl").args(["-fs", "--max-time", "1"]).arg(format!("{url}/-/ready")).output()?.status.success() {
+            if Command::new("curl")
+                .args(["-fs", "--max-time", "1"])
+                .arg(format!("{url}/-/ready"))
+                .output()?
+                .status
+                .success()
+            {
                 return Ok(PrivatePrometheus { child, url, _dir: dir });
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -679,7 +711,8 @@ async fn prometheus_killed_mid_run_leaves_diagnoses_without_metrics() -> Result<
     }
     in_namespace("signals-down", |client, ns| async move {
         let mut prom = PrivatePrometheus::start()?;
-        let ctl = Controller::start(&ns, &prom.url, &["--restart-threshold", "1", "--stall-check-interval", "1s"]).await?;
+        let ctl =
+            Controller::start(&ns, &prom.url, &["--restart-threshold", "1", "--stall-check-interval", "1s"]).await?;
         // Let a stall check or two succeed, then kill Prometheus.
         tokio::time::sleep(Duration::from_secs(2)).await;
         prom.child.kill()?;
@@ -689,7 +722,9 @@ async fn prometheus_killed_mid_run_leaves_diagnoses_without_metrics() -> Result<
         spec.previous_log = Some(cri_log_from_file(sample_log("vllm-kv-cache-oom.log"))?);
         spec.run_duration = Some("2s".into());
         spec.backoff_duration = Some("1h".into());
-        Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns).create(&PostParams::default(), &spec.pod()).await?;
+        Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns)
+            .create(&PostParams::default(), &spec.pod())
+            .await?;
         let rxp = poll("a proposal without metrics", TIMEOUT, || async {
             Ok(proposals(&client, &ns).await?.into_iter().next())
         })
