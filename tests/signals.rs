@@ -91,6 +91,12 @@ fn fixture(class: &str, name: &str) -> String {
     root().join("tests/fixtures/logs").join(class).join(name).display().to_string()
 }
 
+/// vLLM 0.10 running out of GPU memory in the forward pass under load (goes
+/// with the `vllm-v1-kv-saturation` story).
+fn under_load_log() -> String {
+    root().join("tests/fixtures/metrics/vllm-v1-oom-under-load.log").display().to_string()
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * b.abs().max(1.0)
 }
@@ -130,14 +136,7 @@ fn recorded_crash_stories_are_read_back_as_recorded() -> Result<()> {
     let p = story_pod("vllm-v1", "vllm");
     backfill("vllm-v1-kv-saturation", &p, end)?;
     let pod = pod_json(dir.path(), &p, "vllm/vllm-openai:v0.10.2", &["--model", "m", "--max-num-seqs", "256"], end)?;
-    let v = triage(&[
-        "--log",
-        &fixture("gpu-oom", "vllm-free-memory-below-utilization.log"),
-        "--pod",
-        pod.to_str().unwrap(),
-        "--prometheus-url",
-        &url,
-    ])?;
+    let v = triage(&["--log", &under_load_log(), "--pod", pod.to_str().unwrap(), "--prometheus-url", &url])?;
     let m = &v["metrics"];
     assert_eq!(m["server"], "vllm-v1");
     assert_eq!(m["window_seconds"], 600);
@@ -291,12 +290,7 @@ fn a_recorded_query_answer_file_gives_the_metrics() -> Result<()> {
     // answer to `{namespace="llm",pod="qwen-chat-0",...}[10m]` after the
     // story was backfilled (see tests/fixtures/metrics/README.md).
     let file = root().join("tests/fixtures/metrics/vllm-v1-kv-saturation.json");
-    let v = triage(&[
-        "--log",
-        &fixture("gpu-oom", "vllm-free-memory-below-utilization.log"),
-        "--metrics",
-        file.to_str().unwrap(),
-    ])?;
+    let v = triage(&["--log", &under_load_log(), "--metrics", file.to_str().unwrap()])?;
     let m = &v["metrics"];
     assert_eq!(m["server"], "vllm-v1");
     assert_signal(m, "kv_cache_usage", 1.0, 1.0)?;
@@ -567,8 +561,7 @@ async fn a_crash_proposal_carries_the_metric_history_it_explains() -> Result<()>
         spec.image = "vllm/vllm-openai:v0.10.2".into();
         spec.extra_args = vec!["--max-num-seqs".into(), "256".into()];
         spec.scenario = Some(Scenario::CrashLoop);
-        spec.previous_log =
-            Some(cri_log_from_file(root().join("tests/fixtures/logs/gpu-oom/vllm-free-memory-below-utilization.log"))?);
+        spec.previous_log = Some(cri_log_from_file(under_load_log())?);
         spec.run_duration = Some("2s".into());
         spec.backoff_duration = Some("1h".into());
         let ctl = Controller::start(&ns, &url, &["--restart-threshold", "1"]).await?;

@@ -309,7 +309,7 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
 }
 
 /// The crashed container's serving metrics over `--metrics-window` before
-/// its run ended (or before now, when Prometheus has nothing then).
+/// its run ended (before now when the kubelet did not say when).
 async fn crash_metrics(ctx: &Context, crash: &Crash) -> crate::signals::Reading {
     let Some(prom) = ctx.prometheus.as_deref() else { return crate::signals::Reading::NotRequested };
     let target = crate::signals::Target {
@@ -317,9 +317,10 @@ async fn crash_metrics(ctx: &Context, crash: &Crash) -> crate::signals::Reading 
         pod: crash.pod.clone(),
         container: Some(crash.container.clone()),
     };
-    let ends: Vec<f64> =
-        crash.finished_at.as_ref().map(|t| t.0.as_second() as f64).into_iter().chain([crate::signals::now()]).collect();
-    let reading = crate::signals::read_window(prom, &target, &ends, ctx.config.metrics.window.as_secs().max(1)).await;
+    // The window before the run ended; never "now" when the end is known:
+    // a restarted container's series are not the crashed run's.
+    let end = crash.finished_at.as_ref().map_or_else(crate::signals::now, |t| t.0.as_second() as f64);
+    let reading = crate::signals::read_window(prom, &target, &[end], ctx.config.metrics.window.as_secs().max(1)).await;
     ctx.metrics.metrics_reads.get_or_create(&crate::metrics::ResultLabel { result: reading.code() }).inc();
     if let crate::signals::Reading::Unavailable(why) = &reading {
         warn!(namespace = %crash.namespace, pod = %crash.pod, reason = %why, "diagnosing without serving metrics");
