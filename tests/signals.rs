@@ -416,6 +416,28 @@ fn alert_rules_load_and_fire_on_real_data() -> Result<()> {
     for want in ["LLMRequestQueueGrowing", "LLMKVCacheSaturated", "LLMEngineStalled"] {
         ensure!(names.iter().any(|n| n == want), "{want} not loaded: {names:?}");
     }
+    // Every dashboard query runs on the real Prometheus (variables filled in).
+    let dash: Value = serde_json::from_str(&std::fs::read_to_string(root().join("deploy/grafana/podmedic.json"))?)?;
+    let mut exprs = Vec::new();
+    fn collect(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(e)) = o.get("expr") {
+                    out.push(e.clone());
+                }
+                o.values().for_each(|x| collect(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    collect(&dash, &mut exprs);
+    ensure!(exprs.len() > 20, "{} dashboard queries", exprs.len());
+    for e in exprs {
+        let q = e.replace("$__rate_interval", "1m").replace("$namespace", ".*").replace("$pod", ".*");
+        let v = prom_query(&url, &q, None)?;
+        ensure!(v["status"] == "success", "dashboard query {q}: {v}");
+    }
     // The alert expressions over backfilled stories, at their end: each fires
     // for its story's pod and not for the idle one.
     let end = now() - 20.0;
