@@ -203,30 +203,40 @@ pub fn stall_candidates_query(window: u64, namespaces: &[String]) -> String {
     } else {
         String::new()
     };
-    let mut seen: Vec<(&str, &str, &str)> = Vec::new();
-    let mut parts: Vec<String> = Vec::new();
+    let by = "by (namespace, pod)";
+    // (waiting, running) → the zero-generation conditions of every server
+    // exporting them (vLLM V0 and V1 share their names).
+    let mut groups: Vec<((&str, &str), Vec<String>)> = Vec::new();
     for server in Server::ENGINES {
         let first = |sig: S| table::rows(server).find(|r| r.signal == sig);
-        let (Some(w), Some(r), Some(g)) =
-            (first(S::RequestsWaiting), first(S::RequestsRunning), first(S::GenerationThroughput))
-        else {
-            continue;
-        };
-        if seen.contains(&(w.metric, r.metric, g.metric)) {
-            continue;
-        }
-        seen.push((w.metric, r.metric, g.metric));
-        let by = "by (namespace, pod)";
-        let zero = match g.kind {
+        let (Some(w), Some(r)) = (first(S::RequestsWaiting), first(S::RequestsRunning)) else { continue };
+        // Zero generation by any of the throughput series: a prefilter
+        // only; the detector judges the series the summary uses.
+        let zeros = table::rows(server).filter(|g| g.signal == S::GenerationThroughput).map(|g| match g.kind {
             Kind::Counter => format!("max {by} (increase({}{scope}[{window}s])) == 0", g.metric),
             _ => format!("max {by} (max_over_time({}{scope}[{window}s])) == 0", g.metric),
-        };
-        parts.push(format!(
-            "((max {by} (min_over_time({w}{scope}[{window}s])) >= 1 or max {by} (min_over_time({r}{scope}[{window}s])) >= 1) and on (namespace, pod) ({zero}))",
-            w = w.metric,
-            r = r.metric,
-        ));
+        });
+        let key = (w.metric, r.metric);
+        let i = groups.iter().position(|(k, _)| *k == key).unwrap_or_else(|| {
+            groups.push((key, Vec::new()));
+            groups.len() - 1
+        });
+        for z in zeros {
+            if !groups[i].1.contains(&z) {
+                groups[i].1.push(z);
+            }
+        }
     }
+    let parts: Vec<String> = groups
+        .into_iter()
+        .filter(|(_, zeros)| !zeros.is_empty())
+        .map(|((w, r), zeros)| {
+            format!(
+                "((max {by} (min_over_time({w}{scope}[{window}s])) >= 1 or max {by} (min_over_time({r}{scope}[{window}s])) >= 1) and on (namespace, pod) ({}))",
+                zeros.join(" or ")
+            )
+        })
+        .collect();
     parts.join(" or ")
 }
 
@@ -254,6 +264,10 @@ mod tests {
             assert!(q.contains(m), "{m}: {q}");
         }
         assert!(q.contains("increase(vllm:generation_tokens_total{namespace=~\"llm\"}[300s])) == 0"), "{q}");
+        assert!(
+            q.contains("max_over_time(vllm:avg_generation_throughput_toks_per_s{namespace=~\"llm\"}[300s])) == 0"),
+            "{q}"
+        );
         assert!(!stall_candidates_query(60, &[]).contains("namespace=~"));
     }
 
