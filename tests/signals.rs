@@ -400,9 +400,14 @@ fn live_llama_cpp_series_are_read_through_prometheus() -> Result<()> {
 #[test]
 fn alert_rules_load_and_fire_on_real_data() -> Result<()> {
     let Some(url) = prometheus_or_skip("alert_rules_load_and_fire_on_real_data") else { return Ok(()) };
-    // Loaded by the real Prometheus, evaluated against the scraped series
-    // without error.
-    std::thread::sleep(Duration::from_secs(3));
+    // Loaded by the real Prometheus (reloaded: this checkout's rules),
+    // evaluated against the scraped series without error.
+    let reload = Command::new("curl")
+        .args(["-fsS", "-X", "POST", "--max-time", "10"])
+        .arg(format!("{url}/-/reload"))
+        .output()?;
+    ensure!(reload.status.success(), "reload: {}", String::from_utf8_lossy(&reload.stderr));
+    std::thread::sleep(Duration::from_secs(5));
     let out = Command::new("curl").args(["-fsS", "--max-time", "10"]).arg(format!("{url}/api/v1/rules")).output()?;
     let rules: Value = serde_json::from_slice(&out.stdout)?;
     let groups = rules["data"]["groups"].as_array().context("no rule groups")?;
@@ -572,34 +577,40 @@ async fn a_crash_proposal_carries_the_metric_history_it_explains() -> Result<()>
         return Ok(());
     }
     in_namespace("signals-crash", |client, ns| async move {
-        // The story ends as the pod is created; kwok crashes it 2 s later.
-        let name = "qwen-chat-0";
-        backfill(
-            "vllm-v1-kv-saturation",
-            &PodLabels { namespace: ns.clone(), pod: name.into(), container: VLLM_CONTAINER.into() },
-            now(),
-        )?;
-        let mut spec = VllmSpec::new(name);
+        // The Deployment's pod runs 15 s, then crashes; its story (the last
+        // 10 minutes of its metrics) is backfilled meanwhile, ending before
+        // the crash.
+        let mut spec = VllmSpec::new("qwen-chat");
         spec.image = "vllm/vllm-openai:v0.10.2".into();
         spec.extra_args = vec!["--max-num-seqs".into(), "256".into()];
         spec.scenario = Some(Scenario::CrashLoop);
         spec.previous_log = Some(cri_log_from_file(under_load_log())?);
-        spec.run_duration = Some("2s".into());
+        spec.run_duration = Some("15s".into());
         spec.backoff_duration = Some("1h".into());
         let ctl = Controller::start(&ns, &url, &["--restart-threshold", "1"]).await?;
-        Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns)
-            .create(&PostParams::default(), &spec.pod())
-            .await?;
+        create_deployment(&client, &ns, &spec.deployment()).await?;
+        let pod = poll("the pod", TIMEOUT, || async {
+            Ok(deployment_pods(&client, &ns, "qwen-chat").await?.into_iter().next().map(|p| p.name_any()))
+        })
+        .await?;
+        backfill(
+            "vllm-v1-kv-saturation",
+            &PodLabels { namespace: ns.clone(), pod: pod.clone(), container: VLLM_CONTAINER.into() },
+            now(),
+        )?;
         let rxp =
             poll("a proposal", TIMEOUT, || async { Ok(proposals(&client, &ns).await?.into_iter().next()) }).await?;
         let d = &rxp.spec.diagnosis;
         assert_eq!(d.class, FailureClass::GpuOom);
+        assert_eq!(rxp.spec.pod, pod);
         ensure!(d.summary.contains("filled under load"), "{}", d.summary);
         let m: Value = serde_json::from_str(d.captures.get("metrics").context("no metrics capture")?)?;
         assert_eq!(m["server"], "vllm-v1");
         assert_signal(&m, "kv_cache_usage", 1.0, 1.0)?;
         assert_signal(&m, "requests_waiting", 240.0, 240.0)?;
-        assert_eq!(rxp.spec.plan.as_ref().unwrap()["playbook"], "gpu-oom-vllm-max-num-seqs-from-peak");
+        let plan = rxp.spec.plan.as_ref().context("no plan")?;
+        assert_eq!(plan["playbook"], "gpu-oom-vllm-max-num-seqs-from-peak");
+        assert_eq!(plan["parameters"]["new_max_num_seqs"], 36);
         let out = ctl.stop();
         let line: Value = out.lines().find_map(|l| serde_json::from_str(l).ok()).context("no JSON line")?;
         assert_eq!(line["metrics"]["server"], "vllm-v1");
