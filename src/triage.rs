@@ -252,7 +252,7 @@ pub fn read_metrics_file(
     let first = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(f64::MAX, f64::min);
     let end = end.filter(|e| *e >= first && *e <= last + window as f64).unwrap_or(last);
     Ok(match crate::signals::summary::summarize(&series, end - window as f64, end) {
-        Some(m) => crate::signals::Reading::Read(m),
+        Some(m) => crate::signals::Reading::Read(Box::new(m)),
         None => crate::signals::Reading::NoData { window_seconds: window },
     })
 }

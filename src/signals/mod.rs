@@ -101,14 +101,14 @@ pub enum Reading {
         window_seconds: u64,
     },
     /// The summary.
-    Read(MetricsSummary),
+    Read(Box<MetricsSummary>),
 }
 
 impl Reading {
     /// The summary, when metrics were read.
     pub fn summary(&self) -> Option<&MetricsSummary> {
         match self {
-            Reading::Read(m) => Some(m),
+            Reading::Read(m) => Some(m.as_ref()),
             _ => None,
         }
     }
@@ -152,7 +152,7 @@ pub async fn read_window(prom: &Prometheus, target: &Target, ends: &[f64], windo
         match prom.query(&query, end).await {
             Ok(raw) => {
                 if let Some(m) = summary::summarize(&raw, end - window as f64, end) {
-                    return Reading::Read(m);
+                    return Reading::Read(Box::new(m));
                 }
             }
             Err(e) => return Reading::Unavailable(e.to_string()),

@@ -225,10 +225,8 @@ mod tests {
         );
         // Too little data: the series cover only the last minute.
         let mut m = summary(&v(12.0), &v(0.0), &v(0.0));
-        for s in [&mut m.requests_waiting, &mut m.generation_throughput] {
-            if let Some(s) = s {
-                s.points.retain(|p| p[0] >= 540.0);
-            }
+        for s in [&mut m.requests_waiting, &mut m.generation_throughput].into_iter().flatten() {
+            s.points.retain(|p| p[0] >= 540.0);
         }
         assert_eq!(detect(&m, now, 300.0), Verdict::NotStalled(NotStalled::InsufficientData));
         m.generation_throughput = None;
