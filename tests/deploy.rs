@@ -481,6 +481,8 @@ fn metrics_used_by_alerts_and_dashboard_exist() {
     m.decisions.get_or_create(&DecisionLabels { via: "annotation", outcome: "accepted" }).inc();
     m.reconcile_errors.get_or_create(&CodeLabel { code: "kube" }).inc();
     m.notifications.get_or_create(&ChannelLabels { channel: "slack", result: "failed" }).inc();
+    m.metrics_reads.get_or_create(&ResultLabel { result: "read" }).inc();
+    m.stall_checks.get_or_create(&ResultLabel { result: "ok" }).inc();
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     let mut known = BTreeSet::new();
