@@ -102,6 +102,22 @@ pub struct TriageArgs {
     /// Load playbooks from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR", env = "PODMEDIC_PLAYBOOKS")]
     pub playbooks: Option<PathBuf>,
+    /// Read the crashed pod's serving metrics (queue, running, KV cache,
+    /// throughput, GPU memory) from this Prometheus; needs `--pod`, whose
+    /// namespace, name and container select the series.
+    #[arg(long, value_name = "URL", requires = "pod")]
+    pub prometheus_url: Option<String>,
+    /// The serving metrics from a file instead: a Prometheus query answer
+    /// (JSON) holding the pod's raw series, e.g.
+    /// `curl -G .../api/v1/query --data-urlencode 'query={namespace="ns",pod="p"}[10m]'`.
+    #[arg(long, value_name = "FILE", conflicts_with = "prometheus_url")]
+    pub metrics: Option<PathBuf>,
+    /// How much time before the crash the metrics cover.
+    #[arg(long, default_value = "10m", value_parser = crate::controller::config::parse_duration)]
+    pub metrics_window: std::time::Duration,
+    /// Time limit of the Prometheus query.
+    #[arg(long, default_value = "5s", value_parser = crate::controller::config::parse_duration_ms)]
+    pub prometheus_timeout: std::time::Duration,
 }
 
 /// Arguments of `podmedic check`.
@@ -168,7 +184,8 @@ fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
     let pod = args.pod.as_deref().map(triage::read_pod).transpose()?;
     let events = args.events.as_deref().map(triage::read_events).transpose()?.unwrap_or_default();
     let node = args.node.as_deref().map(triage::read_node).transpose()?;
-    let ev = triage::evidence(log, pod.as_ref(), &events);
+    let mut ev = triage::evidence(log, pod.as_ref(), &events);
+    ev.metrics = triage_metrics(args, pod.as_ref(), ev.container.as_ref().map(|c| c.name.as_str()))?;
     let classifier = model.as_ref().map(|m| m as &dyn crate::diagnosis::Classifier);
     let diagnosis = diagnose(&ev, &signatures, classifier, &FusionConfig::default());
     let playbooks = load_playbooks(args.playbooks.as_ref())?;
@@ -229,6 +246,35 @@ fn identify_engine(
         .or_else(|| container.and_then(|c| c.get("image").and_then(|i| i.as_str()).map(str::to_owned)));
     let cmd = container.map(crate::playbook::plan::command_line).unwrap_or_default();
     crate::engine::EngineInfo::identify(&log, image.as_deref(), &cmd)
+}
+
+/// The metrics for `podmedic triage`: from `--metrics FILE`, or asked of
+/// `--prometheus-url` for the pod's crashed container (a Prometheus that
+/// does not answer is stated in the diagnosis, never an error).
+fn triage_metrics(
+    args: &TriageArgs,
+    pod: Option<&k8s_openapi::api::core::v1::Pod>,
+    container: Option<&str>,
+) -> anyhow::Result<crate::signals::Reading> {
+    use crate::signals::{self, Reading, Target};
+    let window = args.metrics_window.as_secs().max(1);
+    let target = pod.and_then(|p| Target::of_pod(p, container));
+    let end = pod.zip(container).and_then(|(p, c)| signals::crash_end(p, c));
+    if let Some(file) = &args.metrics {
+        return Ok(triage::read_metrics_file(file, target.as_ref(), end, window)?);
+    }
+    let Some(url) = &args.prometheus_url else { return Ok(Reading::NotRequested) };
+    let target = target.context("--prometheus-url needs a --pod with a name to know which series to read")?;
+    let prom = signals::Prometheus::new(&signals::Settings {
+        url: url.clone(),
+        timeout: args.prometheus_timeout,
+        max_bytes: 16 << 20,
+    })
+    .map_err(|e| anyhow::anyhow!("--prometheus-url {url:?}: {e}"))?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let ends: Vec<f64> = end.into_iter().chain([signals::now()]).collect();
+    Ok(runtime.block_on(signals::read_window(&prom, &target, &ends, window)))
 }
 
 fn run_check(args: &CheckArgs) -> ExitCode {
@@ -314,6 +360,14 @@ fn run_check(args: &CheckArgs) -> ExitCode {
 
 fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result<ExitCode> {
     init_tracing(&config.log_format);
+    if let Some(url) = &config.metrics.prometheus_url {
+        crate::signals::Prometheus::new(&crate::signals::Settings {
+            url: url.clone(),
+            timeout: config.metrics.prometheus_timeout,
+            max_bytes: crate::controller::METRICS_MAX_BYTES,
+        })
+        .map_err(|e| anyhow::anyhow!("--prometheus-url {url:?}: {e}"))?;
+    }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {

@@ -177,6 +177,9 @@ pub struct Report {
     /// The serving engine: `name`, `version` (null when unknown) and
     /// `version_source` (`log`, `image`, `endpoint` or null).
     pub engine: crate::engine::EngineInfo,
+    /// The serving metrics of the minutes before the crash
+    /// (`--prometheus-url` or `--metrics`); null when none were read.
+    pub metrics: Option<crate::signals::MetricsSummary>,
     /// The log window.
     pub log: LogInfo,
 }
@@ -194,6 +197,7 @@ impl Report {
             plan,
             engine,
             container: ev.container.clone(),
+            metrics: ev.metrics.summary().cloned(),
             log: LogInfo {
                 lines_examined: ev.log.lines.len(),
                 total_lines: ev.log.total_lines,
@@ -244,12 +248,86 @@ impl Report {
             };
             let _ = writeln!(out, "{} {} {version}", paint("1", "Engine"), self.engine.name);
         }
+        if let Some(m) = &self.metrics {
+            let _ = writeln!(
+                out,
+                "\n{} ({}, last {})",
+                paint("1", "Serving metrics"),
+                m.server,
+                crate::signals::summary::duration(m.window_seconds as f64)
+            );
+            for signal in crate::signals::Signal::CONTRACT {
+                if let Some(s) = m.get(signal) {
+                    let _ = writeln!(
+                        out,
+                        "  {:<22} last {:<12} max {:<12} {} points  ({})",
+                        signal.id(),
+                        short(s.last),
+                        short(s.max),
+                        s.points.len(),
+                        s.metric
+                    );
+                }
+            }
+        }
         if let Some(plan) = &self.plan {
             let _ = writeln!(out, "\n{}", paint("1", "Proposed plan"));
             let _ = writeln!(out, "{}", crate::util::indent(&plan.to_text(), "  "));
         }
         out
     }
+}
+
+fn short(x: f64) -> String {
+    if x.abs() >= 1e6 {
+        format!("{x:.3e}")
+    } else if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// Most bytes of a `--metrics` file read.
+pub const MAX_METRICS_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads `--metrics FILE` (a Prometheus query answer, see
+/// [`crate::signals::parse`]): the series of `target` (all of them when
+/// none is given, or when they carry no pod labels) over `window` seconds
+/// ending at `end` (default: the file's last sample).
+pub fn read_metrics_file(
+    path: &Path,
+    target: Option<&crate::signals::Target>,
+    end: Option<f64>,
+    window: u64,
+) -> Result<crate::signals::Reading, InputError> {
+    use std::io::Read as _;
+    let p = path.display().to_string();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_METRICS_FILE_BYTES).read_to_end(&mut bytes))
+        .map_err(|source| InputError::Read { path: p.clone(), source })?;
+    let mut series = crate::signals::parse::parse(&bytes).map_err(|e| InputError::Shape {
+        path: p,
+        what: "a Prometheus query answer",
+        message: e.to_string(),
+    })?;
+    if let Some(t) = target {
+        let matches =
+            |l: &std::collections::BTreeMap<String, String>, k: &str, v: &str| l.get(k).is_none_or(|x| x == v);
+        series.retain(|s| matches(&s.labels, "namespace", &t.namespace) && matches(&s.labels, "pod", &t.pod));
+    }
+    let last = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(f64::MIN, f64::max);
+    if last == f64::MIN {
+        return Ok(crate::signals::Reading::NoData { window_seconds: window });
+    }
+    // A crash time outside the file's samples (a pod from another day) is ignored.
+    let first = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(f64::MAX, f64::min);
+    let end = end.filter(|e| *e >= first && *e <= last + window as f64).unwrap_or(last);
+    Ok(match crate::signals::summary::summarize(&series, end - window as f64, end) {
+        Some(m) => crate::signals::Reading::Read(Box::new(m)),
+        None => crate::signals::Reading::NoData { window_seconds: window },
+    })
 }
 
 fn source_str(s: Source) -> &'static str {

@@ -263,6 +263,12 @@ const UNSET_BY_DEFAULT: &[&str] = &[
     "PODMEDIC_SELECTOR",          // empty: every pod
     "PODMEDIC_VERIFY_WINDOW_CAP", // the playbooks' verification windows
     "PODMEDIC_VERIFY_READY_CAP",  // the playbooks' time to become Ready
+    // Serving metrics are off until metrics.prometheusURL names Prometheus.
+    "PODMEDIC_PROMETHEUS_URL",
+    "PODMEDIC_PROMETHEUS_TIMEOUT",
+    "PODMEDIC_METRICS_WINDOW",
+    "PODMEDIC_STALL_WINDOW",
+    "PODMEDIC_STALL_CHECK_INTERVAL",
     // ChatOps is off until chatops.existingSecret names its credentials.
     "PODMEDIC_CHATOPS_APPROVERS_FILE",
     "PODMEDIC_CHATOPS_MAX_ATTEMPTS",
@@ -475,6 +481,8 @@ fn metrics_used_by_alerts_and_dashboard_exist() {
     m.decisions.get_or_create(&DecisionLabels { via: "annotation", outcome: "accepted" }).inc();
     m.reconcile_errors.get_or_create(&CodeLabel { code: "kube" }).inc();
     m.notifications.get_or_create(&ChannelLabels { channel: "slack", result: "failed" }).inc();
+    m.metrics_reads.get_or_create(&ResultLabel { result: "read" }).inc();
+    m.stall_checks.get_or_create(&ResultLabel { result: "ok" }).inc();
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     let mut known = BTreeSet::new();

@@ -114,7 +114,7 @@ pub async fn gather(client: &Client, crash: &Crash, log_tail: i64) -> Result<Gat
         .map(|a| a.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
         .unwrap_or_default();
     Ok(Gathered {
-        evidence: Evidence { log, container, events, node_labels, metrics: BTreeMap::new() },
+        evidence: Evidence { log, container, events, node_labels, metrics: Default::default() },
         pod,
         owner,
         node_allocatable,

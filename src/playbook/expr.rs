@@ -98,12 +98,17 @@ pub const NAMESPACES: &[&str] = &[
     "request",
     "probe",
     "fact",
+    "metric",
     "node",
     "nodes",
     "policy",
     "workload",
     "revision",
 ];
+
+/// `metric.SIGNAL.STAT`: the signals of [`crate::signals::Signal::CONTRACT`]
+/// and the statistics of their summaries; every one is a float.
+pub const METRIC_STATS: &[&str] = &["last", "max", "min", "mean"];
 
 /// `fact.*` names and their types.
 pub const FACTS: &[(&str, ParamType)] = &[
@@ -144,6 +149,7 @@ pub const WORKLOAD: &[(&str, ParamType)] = &[
     ("shm_size", ParamType::Quantity),
     ("kind", ParamType::String),
     ("container", ParamType::String),
+    ("managed", ParamType::Bool),
 ];
 
 /// Probe kinds and fields.
@@ -177,6 +183,8 @@ pub enum Source {
     Probe(String, String),
     /// A fact about the crash.
     Fact(String),
+    /// A statistic of a serving signal before the crash (`kv_cache_usage`, `max`).
+    Metric(String, String),
     /// The node's allocatable resource.
     NodeAllocatable(String),
     /// The node's label.
@@ -326,6 +334,23 @@ pub fn parse_source(s: &str) -> Result<Source, String> {
             named(FACTS, rest, "fact")?;
             Source::Fact(rest.into())
         }
+        "metric" => {
+            let (signal, stat) = rest.split_once('.').unwrap_or((rest, ""));
+            let signals: Vec<&str> = crate::signals::Signal::CONTRACT.iter().map(|s| s.id()).collect();
+            if !signals.contains(&signal) {
+                let hint = crate::util::closest(signal, signals.iter().copied())
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_else(|| format!(" (known: {})", signals.join(", ")));
+                return Err(format!("unknown metric signal `{signal}` in `{s}`{hint}"));
+            }
+            if !METRIC_STATS.contains(&stat) {
+                let hint = crate::util::closest(stat, METRIC_STATS.iter().copied())
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_else(|| format!(" (use one of: {})", METRIC_STATS.join(", ")));
+                return Err(format!("unknown metric statistic `{stat}` in `{s}`{hint}"));
+            }
+            Source::Metric(signal.into(), stat.into())
+        }
         "policy" => {
             named(POLICY, rest, "policy field")?;
             Source::Policy(rest.into())
@@ -370,6 +395,7 @@ pub fn source_type(s: &Source) -> Option<ParamType> {
         }
         Source::Probe(..) | Source::NodesMax(_) | Source::PreviousRevision => Some(ParamType::Int),
         Source::Fact(f) => find(FACTS, f),
+        Source::Metric(..) => Some(ParamType::Float),
         Source::Policy(p) => find(POLICY, p),
         Source::Workload(w) => find(WORKLOAD, w),
     }
@@ -495,6 +521,7 @@ pub fn source_name(s: &Source) -> String {
         Source::Request(n) => format!("request.{n}"),
         Source::Probe(k, f) => format!("probe.{k}.{f}"),
         Source::Fact(n) => format!("fact.{n}"),
+        Source::Metric(sig, stat) => format!("metric.{sig}.{stat}"),
         Source::NodeAllocatable(n) => format!("node.allocatable.{n}"),
         Source::NodeLabel(n) => format!("node.label.{n}"),
         Source::NodesMax(n) => format!("nodes.max.{n}"),

@@ -168,6 +168,8 @@ pub struct PlanContext {
     /// version and the settings it printed. Absent: identified from the
     /// target container's image alone.
     pub engine: Option<crate::engine::EngineInfo>,
+    /// The serving metrics before the crash (`metric.*` references).
+    pub metrics: Option<crate::signals::MetricsSummary>,
 }
 
 impl Default for PlanContext {
@@ -186,6 +188,7 @@ impl Default for PlanContext {
             server: None,
             node_fault: NodeFault::default(),
             engine: None,
+            metrics: None,
         }
     }
 }
@@ -199,6 +202,7 @@ impl PlanContext {
         PlanContext {
             container: ev.container.clone(),
             node_labels: ev.node_labels.clone(),
+            metrics: ev.metrics.summary().cloned(),
             now,
             node_fault: NodeFault {
                 pod_holds_gpu: ev.container.as_ref().is_some_and(crate::evidence::holds_gpu),
@@ -517,6 +521,12 @@ impl Lookup for Scope<'_> {
                     _ => None,
                 }
             }
+            Source::Metric(signal, stat) => self
+                .ctx
+                .metrics
+                .as_ref()
+                .and_then(|m| m.stat(crate::signals::Signal::from_id(signal)?, stat))
+                .map(Val::Num),
             Source::NodeAllocatable(r) => {
                 self.ctx.node_allocatable.get(r).and_then(|s| expr::parse_number(s)).map(Val::Num)
             }
@@ -546,6 +556,8 @@ impl Lookup for Scope<'_> {
                         Some(Val::Num(w.object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) as f64))
                     }
                     "kind" => Some(Val::Str(w.kind.as_str().to_owned())),
+                    // A controller recreates its pods (not so a bare Pod).
+                    "managed" => Some(Val::Bool(w.kind.as_str() != "Pod")),
                     "container" => self.container?.get("name")?.as_str().map(|s| Val::Str(s.to_owned())),
                     "shm_size" => {
                         let c = self.container?;
