@@ -239,6 +239,9 @@ fn run_check(args: &CheckArgs) -> ExitCode {
 
 fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result<ExitCode> {
     init_tracing(&config.log_format);
+    // Refuse a bad ChatOps configuration (a wildcard approver without the
+    // SubjectAccessReview, ...) before touching the cluster.
+    let settings = config.chatops.settings().context("invalid ChatOps configuration")?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
@@ -277,7 +280,6 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
         let state = crate::server::State::new(registry);
         let playbooks = load_playbooks(config.playbooks.as_ref())?;
         let listen = config.listen;
-        let settings = config.chatops.settings().context("invalid ChatOps configuration")?;
         let chatops =
             crate::chatops::ChatOps::start(settings, client.clone(), metrics.clone()).context("starting ChatOps")?;
         let classifier: Option<std::sync::Arc<dyn crate::diagnosis::Classifier>> = match config.engine.as_str() {

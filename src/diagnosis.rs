@@ -194,7 +194,31 @@ fn fact_signals(ev: &Evidence) -> Vec<FactSignal> {
 }
 
 /// Diagnoses one crash from its evidence.
+///
+/// Every text the diagnosis takes from the log (evidence lines, captured
+/// values, and so the summary) is on one line and free of control
+/// characters ([`crate::sanitize::one_line`]): the log is partly written by
+/// strangers, and these texts go on to Events, terminals and chat.
 pub fn diagnose(
+    ev: &Evidence,
+    signatures: &SignatureSet,
+    model: Option<&dyn Classifier>,
+    config: &FusionConfig,
+) -> Diagnosis {
+    let mut d = diagnose_raw(ev, signatures, model, config);
+    let clean = |s: &mut String| {
+        if let std::borrow::Cow::Owned(c) = crate::sanitize::one_line(s) {
+            *s = c;
+        }
+    };
+    d.evidence.iter_mut().for_each(|e| clean(&mut e.text));
+    d.captures.values_mut().for_each(clean);
+    clean(&mut d.summary);
+    clean(&mut d.subclass);
+    d
+}
+
+fn diagnose_raw(
     ev: &Evidence,
     signatures: &SignatureSet,
     model: Option<&dyn Classifier>,

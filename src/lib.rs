@@ -16,6 +16,7 @@ pub mod logtext;
 pub mod metrics;
 pub mod playbook;
 pub mod problem;
+pub mod sanitize;
 pub mod server;
 pub mod signatures;
 pub mod triage;

@@ -4,15 +4,23 @@
 //!
 //! Slack's limits are respected by construction: section texts at most
 //! [`SECTION_TEXT_LIMIT`] characters, a header at most 150, button values
-//! well under 2000. User-controlled text (log lines, summaries, the plan)
-//! is escaped for Slack's `mrkdwn` (`&`, `<`, `>`), so a log line cannot
-//! mention `@channel` or forge a link.
+//! well under 2000. Text that comes from a log (the summary, evidence
+//! lines, the plan's diff) or from a person (`decidedBy`, messages) is made
+//! inert for each channel by [`crate::sanitize`]: in Slack, `&<>` escaped,
+//! mentions broken, formatting characters replaced by look-alikes outside
+//! code, backtick runs broken inside code, and every mrkdwn object marked
+//! `verbatim` (Slack then links and mentions nothing by itself); in the
+//! generic webhook's Markdown `text`, punctuation backslash-escaped,
+//! mentions and bare URLs broken, code fences unbreakable. So a log line
+//! cannot mention `@channel`, forge a link or an image, add a fake
+//! "APPROVED" line or break out of a code block.
 
 use serde_json::{Value, json};
 
 use super::payload::{ACTION_APPROVE, ACTION_REJECT, ProposalRef};
 use crate::crd::{DecidedVia, Phase, RecoveryProposal};
 use crate::diagnosis::Source;
+use crate::sanitize;
 
 /// Slack's limit on a section block's text, in characters.
 pub const SECTION_TEXT_LIMIT: usize = 3000;
@@ -67,15 +75,17 @@ impl<'a> View<'a> {
             .collect()
     }
 
-    /// One line about the decision or state, `None` while waiting.
-    fn outcome(&self) -> Option<String> {
+    /// One line about the decision or state, `None` while waiting; `bold`
+    /// marks the phase and `inline` makes untrusted text inert for the
+    /// channel.
+    fn outcome_with(&self, bold: &str, inline: fn(&str) -> String) -> Option<String> {
         let status = self.p.status.as_ref()?;
         if status.phase == Phase::Proposed {
             return None;
         }
-        let mut line = format!("*{}*", status.phase.as_str());
+        let mut line = format!("{bold}{}{bold}", status.phase.as_str());
         if let Some(by) = &status.decided_by {
-            line.push_str(&format!(" by {}", escape(by)));
+            line.push_str(&format!(" by {}", inline(by)));
         }
         if let Some(via) = status.decided_via {
             line.push_str(&format!(" via {}", via.as_str()));
@@ -84,9 +94,14 @@ impl<'a> View<'a> {
             line.push_str(&format!(" at {}", at.0));
         }
         if !status.message.is_empty() && status.decided_by.is_none() {
-            line.push_str(&format!(": {}", escape(&status.message)));
+            line.push_str(&format!(": {}", inline(&status.message)));
         }
         Some(line)
+    }
+
+    /// [`View::outcome_with`] for Slack mrkdwn.
+    fn outcome(&self) -> Option<String> {
+        self.outcome_with("*", sanitize::slack_inline)
     }
 }
 
@@ -100,12 +115,12 @@ pub fn slack_message(p: &RecoveryProposal) -> Value {
     let d = &spec.diagnosis;
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": truncate_chars(&v.title(), HEADER_LIMIT)}}),
-        json!({"type": "section", "text": mrkdwn(&escape(&d.summary))}),
+        json!({"type": "section", "text": mrkdwn(&truncate_chars(&sanitize::slack_inline(&d.summary), SECTION_TEXT_LIMIT))}),
         json!({"type": "section", "fields": [
-            mrkdwn(&format!("*Workload*\n{} `{}`", escape(&spec.target.kind), escape(&spec.target.name))),
-            mrkdwn(&format!("*Class*\n`{}`{}", d.class.as_str(), if d.subclass.is_empty() { String::new() } else { format!(" / {}", escape(&d.subclass)) })),
+            mrkdwn(&format!("*Workload*\n{} `{}`", sanitize::slack_inline(&spec.target.kind), sanitize::slack_inline(&spec.target.name))),
+            mrkdwn(&format!("*Class*\n`{}`{}", d.class.as_str(), if d.subclass.is_empty() { String::new() } else { format!(" / {}", sanitize::slack_inline(&d.subclass)) })),
             mrkdwn(&format!("*Confidence*\n{} ({})", v.confidence(), source_str(d.source))),
-            mrkdwn(&format!("*Pod*\n`{}` / `{}`", escape(&spec.pod), escape(&spec.container))),
+            mrkdwn(&format!("*Pod*\n`{}` / `{}`", sanitize::slack_inline(&spec.pod), sanitize::slack_inline(&spec.container))),
             mrkdwn(&format!("*Phase*\n{}", v.phase.as_str())),
             mrkdwn(&format!("*Expires*\n{}", spec.expires_at.0)),
         ]}),
@@ -134,11 +149,18 @@ pub fn slack_message(p: &RecoveryProposal) -> Value {
         "`kubectl -n {ns} get rxp {name}` · hash `{hash}`",
         ns = v.namespace, name = v.name, hash = short_hash(&spec.content_hash),
     ), SECTION_TEXT_LIMIT))]}));
+    // The notification text: shown in push notifications and by clients
+    // without Block Kit, so it is made inert the same way.
     let text = match v.outcome() {
-        None => format!("{}: {} ({} confidence). Approve or reject.", v.title(), d.summary, v.confidence()),
-        Some(outcome) => format!("{}: {}", v.title(), outcome.replace('*', "")),
+        None => format!(
+            "{}: {} ({} confidence). Approve or reject.",
+            sanitize::slack_inline(&v.title()),
+            sanitize::slack_inline(&d.summary),
+            v.confidence()
+        ),
+        Some(outcome) => format!("{}: {}", sanitize::slack_inline(&v.title()), outcome.replace('*', "")),
     };
-    json!({"text": truncate_chars(&escape(&text), SECTION_TEXT_LIMIT), "blocks": blocks})
+    json!({"text": truncate_chars(&text, SECTION_TEXT_LIMIT), "blocks": blocks})
 }
 
 fn buttons(v: &View<'_>) -> Value {
@@ -150,7 +172,7 @@ fn buttons(v: &View<'_>) -> Value {
     json!({"type": "actions", "block_id": "podmedic:actions", "elements": [
         {"type": "button", "action_id": ACTION_APPROVE, "style": "primary", "value": value,
          "text": {"type": "plain_text", "text": "Approve"},
-         "confirm": {"title": {"type": "plain_text", "text": "Approve this fix?"}, "text": mrkdwn(&escape(&question)),
+         "confirm": {"title": {"type": "plain_text", "text": "Approve this fix?"}, "text": mrkdwn(&sanitize::slack_inline(&question)),
                      "confirm": {"type": "plain_text", "text": "Approve"}, "deny": {"type": "plain_text", "text": "Cancel"}}},
         {"type": "button", "action_id": ACTION_REJECT, "style": "danger", "value": value,
          "text": {"type": "plain_text", "text": "Reject"}},
@@ -166,19 +188,22 @@ pub fn webhook_message(p: &RecoveryProposal) -> Value {
     let spec = &p.spec;
     let d = &spec.diagnosis;
     let status = p.status.as_ref();
+    // Markdown: every untrusted text escaped (inline) or fenced unbreakably.
     let mut text = format!(
         "**{}**\n{}\n\nconfidence {} ({}), phase {}",
+        // Class id and Kubernetes names (DNS labels): nothing to escape.
         v.title(),
-        d.summary,
+        sanitize::markdown_inline(&d.summary),
         v.confidence(),
         source_str(d.source),
         v.phase.as_str()
     );
     if let Some(plan) = &spec.plan {
-        text.push_str(&format!("\n\n```\n{}\n```", truncate_chars(&plan_text(plan), SECTION_TEXT_LIMIT)));
+        let plan = sanitize::markdown_code(&truncate_chars(&plan_text(plan), SECTION_TEXT_LIMIT));
+        text.push_str(&format!("\n\n```\n{plan}\n```"));
     }
-    if let Some(outcome) = v.outcome() {
-        text.push_str(&format!("\n\n{}", outcome.replace('*', "**")));
+    if let Some(outcome) = v.outcome_with("**", sanitize::markdown_inline) {
+        text.push_str(&format!("\n\n{outcome}"));
     }
     let actions: Vec<Value> = if v.phase == Phase::Proposed {
         ["approve", "reject"]
@@ -250,14 +275,16 @@ pub fn plan_text(plan: &Value) -> String {
 /// `title` then `body` in a code block, cut so the whole stays within
 /// [`SECTION_TEXT_LIMIT`] characters (and escaped for mrkdwn).
 fn code_section(title: &str, body: &str) -> String {
-    // Fences cannot be closed early by the body: a ``` inside is broken up.
-    let body = escape(&body.replace("```", "`\u{200b}``"));
+    // Fences cannot be closed early by the body: no two backticks stay adjacent.
+    let body = sanitize::slack_code(body);
     let room = SECTION_TEXT_LIMIT - title.chars().count() - "\n```\n\n```".len();
     format!("{title}\n```\n{}\n```", truncate_chars(&body, room))
 }
 
+/// A mrkdwn text object. `verbatim`: Slack does not turn URLs, channel
+/// names or `@here` in it into links or mentions by itself.
 fn mrkdwn(text: &str) -> Value {
-    json!({"type": "mrkdwn", "text": text})
+    json!({"type": "mrkdwn", "text": text, "verbatim": true})
 }
 
 /// Escapes the three characters Slack's mrkdwn gives meaning to.
