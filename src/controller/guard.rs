@@ -47,13 +47,14 @@ pub fn catch_sync<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(p.as_ref()))
 }
 
-/// Test hook: with `PODMEDIC_FAILPOINT=<name>=<value>` in the environment,
-/// panics when `name` is reached with `value` (e.g.
-/// `panic-handling-pod=llama-0` panics while handling that pod), so the
-/// tests can check that a panic stays that pod's error.
+/// Test hook: with `PODMEDIC_FAILPOINT=<name>=<prefix>` in the
+/// environment, panics when `name` is reached with a value that starts
+/// with `prefix` (e.g. `panic-handling-pod=boom-` panics while handling
+/// the pods named `boom-…`), so the tests can check that a panic stays that
+/// pod's error.
 pub fn failpoint(name: &str, value: &str) {
     if let Ok(v) = std::env::var("PODMEDIC_FAILPOINT")
-        && v.split_once('=').is_some_and(|(n, x)| n == name && x == value)
+        && v.split_once('=').is_some_and(|(n, prefix)| n == name && !prefix.is_empty() && value.starts_with(prefix))
     {
         panic!("failpoint {name}={value} reached");
     }
