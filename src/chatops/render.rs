@@ -395,6 +395,63 @@ pub(crate) mod tests {
         assert_eq!(plan.matches("```").count(), 2, "fences are not closed early");
     }
 
+    /// Regression (issue 11): log text went raw into the webhook's
+    /// Markdown and could link, mention and forge an outcome in Slack.
+    #[test]
+    fn hostile_log_text_is_inert_in_slack_and_markdown() {
+        let hostile = "<!channel> <http://evil.example|login> @here @channel **APPROVED by sre-oncall** *Approved* \
+                       ![x](http://evil.example/i.png) [docs](http://evil.example) www.evil.example ~x~ _y_ `z` \
+                       ```\n# heading\n```";
+        let mut p = proposal("team-a", "rxp-1");
+        p.spec.diagnosis.summary = hostile.replace('\n', " ");
+        p.spec.diagnosis.evidence[0].text = hostile.into();
+        p.spec.plan = Some(json!({"steps": [{"id": "s", "diff": hostile}]}));
+        p.status = Some(RecoveryProposalStatus {
+            phase: Phase::Rejected,
+            decided_by: Some("*mallory* <!here>".into()),
+            decided_via: Some(DecidedVia::Annotation),
+            ..Default::default()
+        });
+        let slack = slack_message(&p);
+        for block in slack["blocks"].as_array().unwrap() {
+            for t in texts(block) {
+                for bad in ["<!channel>", "<!here>", "<http", "@here", "@channel"] {
+                    assert!(!t.contains(bad), "{bad:?} in {t:?}");
+                }
+                let outside_code: String = t.split("```").step_by(2).collect();
+                assert!(!outside_code.contains("**") && !outside_code.contains("*mallory*"), "{t:?}");
+                assert_eq!(t.matches("```").count() % 2, 0, "a code block was broken out of: {t:?}");
+            }
+        }
+        // Every mrkdwn object is verbatim: Slack links and mentions nothing by itself.
+        let json = slack.to_string();
+        assert_eq!(json.matches("\"type\":\"mrkdwn\"").count(), json.matches("\"verbatim\":true").count());
+        assert!(!slack["text"].as_str().unwrap().contains("<!channel>"));
+
+        let md = webhook_message(&p)["text"].as_str().unwrap().to_owned();
+        let (prose, code) = {
+            let parts: Vec<&str> = md.split("```").collect();
+            assert_eq!(parts.len(), 3, "exactly one code block: {md}");
+            (format!("{}{}", parts[0], parts[2]), parts[1].to_owned())
+        };
+        for bad in [
+            "<!channel>",
+            "](",
+            "![",
+            "**APPROVED",
+            "*Approved*",
+            "@here",
+            "@channel",
+            "www.evil",
+            "://evil",
+            "*mallory*",
+        ] {
+            assert!(!prose.contains(bad), "{bad:?} in {prose:?}");
+        }
+        assert!(prose.contains("**Rejected**"), "podmedic's own outcome stays bold: {prose}");
+        assert!(!code.contains("``") && !code.contains("@here"), "{code:?}");
+    }
+
     #[test]
     fn plans_without_diffs_render_as_text_or_json() {
         assert_eq!(plan_text(&json!({"text": "lower it"})), "lower it");
@@ -414,5 +471,6 @@ pub(crate) mod tests {
             json!({"decision": "approve", "namespace": "team-a", "name": "rxp-1", "contentHash": "9c1e5d"})
         );
         assert!(hook["text"].as_str().unwrap().starts_with("**podmedic: kv-cache-oom in team-a/vllm**"));
+        assert!(hook["text"].as_str().unwrap().contains("only 20144 fit"));
     }
 }
