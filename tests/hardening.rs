@@ -489,3 +489,70 @@ fn wildcard_approvers_need_subject_access_review() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// `podmedic triage` on malformed and hostile files: an error message and
+/// exit code 2, or a diagnosis; never a panic (exit 101) or an abort.
+#[test]
+fn malformed_triage_inputs_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    };
+    let log = write(
+        "crash.log",
+        "2026-11-27T18:01:04.12345678Z 模型加载失败，显存不足\n\u{feff}\x1b[31m\u{202e}x\n".as_bytes(),
+    );
+    let binary = write("binary", &(0..=255u8).cycle().take(70_000).collect::<Vec<u8>>());
+    let bomb = {
+        let mut s = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..9u8 {
+            let (p, c) = ((b'a' + i) as char, (b'b' + i) as char);
+            s.push_str(&format!("{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"));
+        }
+        write("bomb.yaml", s.as_bytes())
+    };
+    let deep_yaml = write("deep.yaml", "- ".repeat(100_000).as_bytes());
+    let deep_json = write("deep.json", format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).as_bytes());
+    let pod_types = write(
+        "pod.json",
+        br#"{"kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"vllm","resources":{"limits":{"memory":"1e999Ei"}}}]},
+            "status":{"containerStatuses":[{"name":"vllm","image":"","imageID":"","ready":false,"restartCount":2147483647,
+            "lastState":{"terminated":{"exitCode":-2147483648,"reason":"OOMKilled"}}}]}}"#,
+    );
+    let two_workloads = write(
+        "list.yaml",
+        b"kind: List\nitems:\n- {kind: Deployment, metadata: {name: a}}\n- {kind: Deployment, metadata: {name: b}}\n",
+    );
+    let cases: Vec<Vec<String>> = vec![
+        vec!["--log".into(), log.clone()],
+        vec!["--log".into(), binary.clone(), "--output".into(), "json".into()],
+        vec!["--log".into(), log.clone(), "--workload".into(), bomb.clone()],
+        vec!["--log".into(), log.clone(), "--workload".into(), deep_yaml.clone()],
+        vec!["--log".into(), log.clone(), "--workload".into(), deep_json.clone()],
+        vec!["--log".into(), log.clone(), "--workload".into(), binary.clone()],
+        vec!["--log".into(), log.clone(), "--workload".into(), two_workloads],
+        vec!["--log".into(), log.clone(), "--pod".into(), bomb],
+        vec!["--log".into(), log.clone(), "--pod".into(), deep_json.clone()],
+        vec!["--log".into(), log.clone(), "--pod".into(), pod_types],
+        vec!["--log".into(), log.clone(), "--events".into(), deep_yaml],
+        vec!["--log".into(), log.clone(), "--events".into(), binary],
+    ];
+    for (i, args) in cases.into_iter().enumerate() {
+        // The whole pipeline (with the classifier) on the logs; the
+        // signature engine alone for the other files, to keep this quick.
+        let engine = if i < 2 { "fused" } else { "signatures" };
+        let out = Command::new(env!("CARGO_BIN_EXE_podmedic"))
+            .args(["triage", "--engine", engine])
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(matches!(out.status.code(), Some(0 | 2)), "{args:?}: {:?}\n{err}", out.status);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        if out.status.code() == Some(2) {
+            assert!(err.starts_with("error: "), "{args:?}: {err}");
+        }
+    }
+}
