@@ -78,6 +78,9 @@ pub struct TriageArgs {
     /// The owning Deployment/StatefulSet manifest; the plan then includes the concrete patch.
     #[arg(long, value_name = "DEPLOY.yaml")]
     pub workload: Option<PathBuf>,
+    /// The node it ran on (`kubectl get node NAME -o json`): GPU product and memory labels, allocatable resources.
+    #[arg(long, value_name = "NODE.json")]
+    pub node: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -161,9 +164,10 @@ fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
         Engine::Signatures => None,
         Engine::Model | Engine::Fused => Some(load_model(args.model.as_deref(), args.device)?),
     };
-    let log = triage::read_log(&args.log, args.tail as usize)?;
+    let (log, head) = triage::read_log_and_head(&args.log, args.tail as usize)?;
     let pod = args.pod.as_deref().map(triage::read_pod).transpose()?;
     let events = args.events.as_deref().map(triage::read_events).transpose()?.unwrap_or_default();
+    let node = args.node.as_deref().map(triage::read_node).transpose()?;
     let ev = triage::evidence(log, pod.as_ref(), &events);
     let classifier = model.as_ref().map(|m| m as &dyn crate::diagnosis::Classifier);
     let diagnosis = diagnose(&ev, &signatures, classifier, &FusionConfig::default());
@@ -171,8 +175,30 @@ fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
     let workload = args.workload.as_deref().map(crate::actions::workload::Workload::load).transpose()?;
     let mut ctx = crate::playbook::PlanContext::from_evidence(&ev, chrono::Utc::now());
     ctx.pod_name = pod.as_ref().and_then(|p| p.metadata.name.clone());
+    if let Some(n) = &node {
+        (ctx.node_labels, ctx.node_allocatable) = triage::node_facts(n);
+    }
+    let engine = identify_engine(&head, ev.container.as_ref(), workload.as_ref());
+    ctx.engine = Some(engine.clone());
     let plan = playbooks.plan(&diagnosis, workload.as_ref(), &ctx);
-    let report = triage::Report::new(diagnosis, &ev, plan);
+    // The plan may know the version better (its target container's image).
+    let engine = match &plan {
+        Some(p) if p.target.server.as_deref() == Some(engine.name.as_str()) || engine.name == "other" => {
+            let mut e = engine;
+            if let Some(server) = &p.target.server {
+                e.name = server.clone();
+            }
+            if e.version.is_none()
+                && let Some(v) = p.target.server_version.as_deref().and_then(crate::engine::Version::parse)
+            {
+                e.version = Some(v);
+                e.version_source = Some(crate::engine::VersionSource::Image);
+            }
+            e
+        }
+        _ => engine,
+    };
+    let report = triage::Report::new(diagnosis, &ev, plan, engine);
     match args.output {
         Output::Json => println!("{}", serde_json::to_string(&report).context("serialising the report")?),
         Output::Text => print!("{}", report.to_text(std::io::stdout().is_terminal())),
@@ -180,14 +206,39 @@ fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The engine from the log head and the crashed container (the pod's, else
+/// the workload's serving container).
+fn identify_engine(
+    head: &[u8],
+    facts: Option<&crate::evidence::ContainerFacts>,
+    workload: Option<&crate::actions::workload::Workload>,
+) -> crate::engine::EngineInfo {
+    let log = crate::engine::read_head(head);
+    let containers = workload.map(|w| w.containers()).unwrap_or_default();
+    let container = facts
+        .and_then(|f| containers.iter().find(|c| c.get("name").and_then(|n| n.as_str()) == Some(f.name.as_str())))
+        .or_else(|| {
+            containers.iter().find(|c| {
+                let image = c.get("image").and_then(|i| i.as_str()).unwrap_or_default();
+                crate::playbook::plan::detect_server(image, &crate::playbook::plan::command_line(c)) != "other"
+            })
+        })
+        .or_else(|| containers.first());
+    let image = facts
+        .and_then(|f| f.image.clone())
+        .or_else(|| container.and_then(|c| c.get("image").and_then(|i| i.as_str()).map(str::to_owned)));
+    let cmd = container.map(crate::playbook::plan::command_line).unwrap_or_default();
+    crate::engine::EngineInfo::identify(&log, image.as_deref(), &cmd)
+}
+
 fn run_check(args: &CheckArgs) -> ExitCode {
     let paths: Vec<PathBuf> = if args.paths.is_empty() {
-        ["patterns", "playbooks"].into_iter().map(PathBuf::from).filter(|p| p.exists()).collect()
+        ["patterns", "playbooks", "engines"].into_iter().map(PathBuf::from).filter(|p| p.exists()).collect()
     } else {
         args.paths.clone()
     };
     let mut problems = Vec::new();
-    let (mut signature_files, mut playbook_files) = (Vec::new(), Vec::new());
+    let (mut signature_files, mut playbook_files, mut engine_files) = (Vec::new(), Vec::new(), Vec::new());
     for path in &paths {
         match yaml_files(path) {
             Ok(files) => {
@@ -196,6 +247,8 @@ fn run_check(args: &CheckArgs) -> ExitCode {
                     let text = std::fs::read_to_string(&f).unwrap_or_default();
                     if text.lines().any(|l| l.starts_with("playbooks:")) {
                         playbook_files.push(f);
+                    } else if text.lines().any(|l| l.starts_with("engine:")) {
+                        engine_files.push(f);
                     } else {
                         signature_files.push(f);
                     }
@@ -204,28 +257,50 @@ fn run_check(args: &CheckArgs) -> ExitCode {
             Err(e) => problems.push(Problem::whole_file(path, format!("cannot read: {e}"))),
         }
     }
-    if signature_files.is_empty() && playbook_files.is_empty() && problems.is_empty() {
+    if signature_files.is_empty() && playbook_files.is_empty() && engine_files.is_empty() && problems.is_empty() {
         let first = paths.first().map_or(Path::new("."), |p| p.as_path());
         problems.push(Problem::whole_file(first, "no .yaml files found"));
     }
-    let (mut signatures, mut playbooks) = (0, 0);
+    let (mut signatures, mut playbooks, mut engines, mut flags) = (0, 0, 0, 0);
+    // Playbooks are checked against the engine files given, else the embedded table.
+    let table = if engine_files.is_empty() {
+        crate::engine::EngineTable::embedded()
+    } else {
+        crate::engine::EngineTable::load(&engine_files).map(std::sync::Arc::new)
+    };
+    let table = match table {
+        Ok(t) => {
+            if !engine_files.is_empty() {
+                engines = t.engines().len();
+                flags = t.engines().iter().map(|e| e.flags.len()).sum::<usize>();
+            }
+            Some(t)
+        }
+        Err(Problems(ps)) => {
+            problems.extend(ps);
+            None
+        }
+    };
     if !signature_files.is_empty() {
         match SignatureSet::load(&signature_files) {
             Ok(set) => signatures = set.len(),
             Err(Problems(ps)) => problems.extend(ps),
         }
     }
-    if !playbook_files.is_empty() {
-        match crate::playbook::check(&playbook_files) {
+    if !playbook_files.is_empty()
+        && let Some(table) = table
+    {
+        match crate::playbook::PlaybookSet::load_with(&playbook_files, table) {
             Ok(set) => playbooks = set.playbooks().len(),
             Err(Problems(ps)) => problems.extend(ps),
         }
     }
     if problems.is_empty() {
         println!(
-            "ok: {signatures} signatures in {} files, {playbooks} playbooks in {} files",
+            "ok: {signatures} signatures in {} files, {playbooks} playbooks in {} files, {flags} engine flags of {engines} engines in {} files",
             signature_files.len(),
-            playbook_files.len()
+            playbook_files.len(),
+            engine_files.len()
         );
         ExitCode::SUCCESS
     } else {
@@ -241,7 +316,7 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
     init_tracing(&config.log_format);
     // Refuse a bad ChatOps configuration (a wildcard approver without the
     // SubjectAccessReview, ...) before touching the cluster.
-    let settings = config.chatops.settings().context("invalid ChatOps configuration")?;
+    let mut settings = config.chatops.settings().context("invalid ChatOps configuration")?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
@@ -280,6 +355,7 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
         let state = crate::server::State::new(registry);
         let playbooks = load_playbooks(config.playbooks.as_ref())?;
         let listen = config.listen;
+        settings.inbound.dry_run = config.dry_run;
         let chatops =
             crate::chatops::ChatOps::start(settings, client.clone(), metrics.clone()).context("starting ChatOps")?;
         let classifier: Option<std::sync::Arc<dyn crate::diagnosis::Classifier>> = match config.engine.as_str() {

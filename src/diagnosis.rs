@@ -435,7 +435,7 @@ pub fn normalised_window(ev: &Evidence, n: usize) -> Vec<String> {
     for raw in ev.log.lines.iter().rev() {
         crate::logtext::normalize_line(raw, &mut buf);
         for l in buf.split('\n').rev() {
-            if !l.trim().is_empty() {
+            if !l.trim().is_empty() && !crate::trust::is_request_echo(l) {
                 out.push(l.to_owned());
             }
         }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use serde::Serialize;
 
 use crate::class::FailureClass;
@@ -38,13 +38,41 @@ pub enum InputError {
 
 /// Reads the last `tail` lines of a log file (`-` for stdin).
 pub fn read_log(path: &str, tail: usize) -> Result<LogTail, InputError> {
+    read_log_and_head(path, tail).map(|(t, _)| t)
+}
+
+/// Keeps the first `limit` bytes that pass through a reader.
+struct HeadCapture<R> {
+    inner: R,
+    head: Vec<u8>,
+    limit: usize,
+}
+
+impl<R: std::io::Read> std::io::Read for HeadCapture<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let room = self.limit.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&buf[..n.min(room)]);
+        Ok(n)
+    }
+}
+
+/// Reads the last `tail` lines of a log file (`-` for stdin) and its first
+/// [`crate::engine::HEAD_BYTES`] bytes (where engines print their version
+/// and settings), in one pass.
+pub fn read_log_and_head(path: &str, tail: usize) -> Result<(LogTail, Vec<u8>), InputError> {
     let err = |source| InputError::Read { path: path.to_owned(), source };
+    let limit = crate::engine::HEAD_BYTES;
     if path == "-" {
         let stdin = std::io::stdin();
-        logtext::read_tail(stdin.lock(), tail).map_err(err)
+        let mut r = HeadCapture { inner: stdin.lock(), head: Vec::new(), limit };
+        let t = logtext::read_tail(std::io::BufReader::with_capacity(64 * 1024, &mut r), tail).map_err(err)?;
+        Ok((t, r.head))
     } else {
         let f = std::fs::File::open(path).map_err(err)?;
-        logtext::read_tail(std::io::BufReader::with_capacity(64 * 1024, f), tail).map_err(err)
+        let mut r = HeadCapture { inner: f, head: Vec::new(), limit };
+        let t = logtext::read_tail(std::io::BufReader::with_capacity(64 * 1024, &mut r), tail).map_err(err)?;
+        Ok((t, r.head))
     }
 }
 
@@ -70,6 +98,34 @@ pub fn read_pod(path: &Path) -> Result<Pod, InputError> {
         });
     }
     Ok(pod)
+}
+
+/// Reads a Node (`kubectl get node NAME -o json` or YAML): its labels (GPU
+/// product and memory, driver) and allocatable resources.
+pub fn read_node(path: &Path) -> Result<Node, InputError> {
+    let node: Node = read_object(path, "a Node")?;
+    if node.metadata.labels.is_none() && node.status.is_none() {
+        return Err(InputError::Shape {
+            path: path.display().to_string(),
+            what: "a Node",
+            message: "it has neither labels nor status".into(),
+        });
+    }
+    Ok(node)
+}
+
+/// A node's labels and allocatable resources, as plans read them.
+pub fn node_facts(
+    node: &Node,
+) -> (std::collections::BTreeMap<String, String>, std::collections::BTreeMap<String, String>) {
+    let labels = node.metadata.labels.clone().unwrap_or_default();
+    let allocatable = node
+        .status
+        .as_ref()
+        .and_then(|s| s.allocatable.as_ref())
+        .map(|a| a.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
+        .unwrap_or_default();
+    (labels, allocatable)
 }
 
 /// Reads Events (`kubectl get events -o json`: a List, or a bare array).
@@ -118,16 +174,25 @@ pub struct Report {
     /// Facts about the crashed container, when a pod was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerFacts>,
+    /// The serving engine: `name`, `version` (null when unknown) and
+    /// `version_source` (`log`, `image`, `endpoint` or null).
+    pub engine: crate::engine::EngineInfo,
     /// The log window.
     pub log: LogInfo,
 }
 
 impl Report {
     /// A report for a diagnosis of `ev`.
-    pub fn new(diagnosis: Diagnosis, ev: &Evidence, plan: Option<crate::playbook::Plan>) -> Self {
+    pub fn new(
+        diagnosis: Diagnosis,
+        ev: &Evidence,
+        plan: Option<crate::playbook::Plan>,
+        engine: crate::engine::EngineInfo,
+    ) -> Self {
         Report {
             diagnosis,
             plan,
+            engine,
             container: ev.container.clone(),
             log: LogInfo {
                 lines_examined: ev.log.lines.len(),
@@ -170,6 +235,14 @@ impl Report {
         }
         if let Some(m) = &d.model {
             let _ = writeln!(out, "{} {} ({:.2})", paint("1", "Classifier"), m.class, m.probability);
+        }
+        if self.engine.name != "other" {
+            let version = match (&self.engine.version, self.engine.version_source) {
+                (Some(v), Some(s)) => format!("{v} (from the {})", s.as_str()),
+                (Some(v), None) => v.to_string(),
+                _ => "version unknown".into(),
+            };
+            let _ = writeln!(out, "{} {} {version}", paint("1", "Engine"), self.engine.name);
         }
         if let Some(plan) = &self.plan {
             let _ = writeln!(out, "\n{}", paint("1", "Proposed plan"));

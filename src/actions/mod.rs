@@ -10,7 +10,6 @@
 //!   object's YAML;
 //! - **revert**: the revert patch restores the prior values, so apply then
 //!   revert returns the original object;
-//! - say how to **verify** it ([`Check`]s; the controller does the I/O).
 //!
 //! Actions without an object to patch (`delete-pod`, `notify`, `wait-ready`,
 //! a `rollback` with no earlier revision at hand) render as described steps.
@@ -74,6 +73,8 @@ pub enum AffinityOperator {
 pub enum ActionKind {
     /// See [`Action::SetArg`].
     SetArg,
+    /// See [`Action::RemoveArg`].
+    RemoveArg,
     /// See [`Action::SetEnv`].
     SetEnv,
     /// See [`Action::SetResources`].
@@ -153,8 +154,9 @@ use Presence::*;
 
 impl ActionKind {
     /// Every action type.
-    pub const ALL: [ActionKind; 14] = [
+    pub const ALL: [ActionKind; 15] = [
         ActionKind::SetArg,
+        ActionKind::RemoveArg,
         ActionKind::SetEnv,
         ActionKind::SetResources,
         ActionKind::AddNodeAffinity,
@@ -174,6 +176,7 @@ impl ActionKind {
     pub const fn as_str(self) -> &'static str {
         match self {
             ActionKind::SetArg => "set-arg",
+            ActionKind::RemoveArg => "remove-arg",
             ActionKind::SetEnv => "set-env",
             ActionKind::SetResources => "set-resources",
             ActionKind::AddNodeAffinity => "add-node-affinity",
@@ -204,6 +207,7 @@ impl ActionKind {
             f("value", Str, Required),
             f("env", Str, Optional),
         ];
+        const REMOVE_ARG: &[Field] = &[f("container", Str, Filled), f("flag", Str, Required), f("env", Str, Optional)];
         const SET_ENV: &[Field] = &[f("container", Str, Filled), f("name", Str, Required), f("value", Str, Required)];
         const SET_RESOURCES: &[Field] =
             &[f("container", Str, Filled), f("limits", QuantityMap, Optional), f("requests", QuantityMap, Optional)];
@@ -228,6 +232,7 @@ impl ActionKind {
         const WAIT: &[Field] = &[f("timeout_seconds", Int, Required)];
         match self {
             ActionKind::SetArg => SET_ARG,
+            ActionKind::RemoveArg => REMOVE_ARG,
             ActionKind::SetEnv => SET_ENV,
             ActionKind::SetResources => SET_RESOURCES,
             ActionKind::AddNodeAffinity => AFFINITY,
@@ -259,6 +264,7 @@ impl ActionKind {
         matches!(
             self,
             ActionKind::SetArg
+                | ActionKind::RemoveArg
                 | ActionKind::SetEnv
                 | ActionKind::SetResources
                 | ActionKind::AddNodeAffinity
@@ -279,6 +285,7 @@ impl ActionKind {
             }
             ActionKind::RolloutRestart | ActionKind::DeletePod | ActionKind::AddToleration => Risk::Low,
             ActionKind::SetArg
+            | ActionKind::RemoveArg
             | ActionKind::SetEnv
             | ActionKind::SetResources
             | ActionKind::AddNodeAffinity
@@ -308,6 +315,18 @@ pub enum Action {
         /// Its new value.
         value: String,
         /// An environment variable the server also reads the flag from (TGI).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        env: Option<String>,
+    },
+    /// Removes a server flag (and its value) wherever the container writes
+    /// it, and its env alias `env`: for a flag the running engine version
+    /// no longer accepts.
+    RemoveArg {
+        /// The container.
+        container: String,
+        /// The flag, e.g. `--swap-space`.
+        flag: String,
+        /// An environment variable the server also reads the flag from.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         env: Option<String>,
     },
@@ -417,58 +436,6 @@ pub enum Action {
     },
 }
 
-/// Something the controller checks after a step, described as data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Check {
-    /// The live object's field at `path` (JSON Pointer) equals `value`.
-    FieldEquals {
-        /// What object: `workload` or `node`.
-        object: String,
-        /// JSON Pointer.
-        path: String,
-        /// Expected value.
-        value: Value,
-    },
-    /// The container's running process has `flag` = `value`.
-    ArgEquals {
-        /// The container.
-        container: String,
-        /// The flag.
-        flag: String,
-        /// Expected value.
-        value: String,
-    },
-    /// The rollout finished: updated, available replicas = desired.
-    RolloutComplete,
-    /// The pod was replaced by a new one (a new UID) on another node.
-    PodReplaced {
-        /// The old pod.
-        pod: String,
-    },
-    /// The node is unschedulable.
-    NodeUnschedulable {
-        /// The node.
-        node: String,
-    },
-    /// New pods run on nodes that satisfy the expression.
-    PodsOnMatchingNodes {
-        /// Label key.
-        key: String,
-        /// Operator.
-        operator: AffinityOperator,
-        /// Values.
-        values: Vec<String>,
-    },
-    /// The workload is ready within the time.
-    Ready {
-        /// Seconds.
-        within_seconds: i64,
-    },
-    /// The notification was delivered.
-    Delivered,
-}
-
 /// Why an action cannot be applied to an object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {
@@ -575,6 +542,7 @@ impl Action {
     pub fn kind(&self) -> ActionKind {
         match self {
             Action::SetArg { .. } => ActionKind::SetArg,
+            Action::RemoveArg { .. } => ActionKind::RemoveArg,
             Action::SetEnv { .. } => ActionKind::SetEnv,
             Action::SetResources { .. } => ActionKind::SetResources,
             Action::AddNodeAffinity { .. } => ActionKind::AddNodeAffinity,
@@ -608,6 +576,9 @@ impl Action {
         match self {
             Action::SetArg { container, flag, value, env } => {
                 args::set_flag(container_mut(&mut out, container, kind)?, flag, value, env.as_deref())?;
+            }
+            Action::RemoveArg { container, flag, env } => {
+                args::remove_flag(container_mut(&mut out, container, kind)?, flag, env.as_deref())?;
             }
             Action::SetEnv { container, name, value } => {
                 args::set_env(container_mut(&mut out, container, kind)?, name, value)?;
@@ -801,6 +772,10 @@ impl Action {
                 let alias = env.as_ref().map(|e| format!(" (or env {e})")).unwrap_or_default();
                 format!("set `{flag} {value}`{alias} on container {container}")
             }
+            Action::RemoveArg { container, flag, env } => {
+                let alias = env.as_ref().map(|e| format!(" (and env {e})")).unwrap_or_default();
+                format!("remove `{flag}`{alias} from container {container}")
+            }
             Action::SetEnv { container, name, value } => format!("set env {name}={value} on container {container}"),
             Action::SetResources { container, limits, requests } => {
                 let fmt = |m: &BTreeMap<String, String>| {
@@ -848,42 +823,6 @@ impl Action {
             Action::WaitReady { timeout_seconds } => {
                 format!("wait up to {timeout_seconds} s for the workload to be ready")
             }
-        }
-    }
-
-    /// What to check after the step.
-    pub fn verify(&self) -> Vec<Check> {
-        let field = |path: String, value: Value| Check::FieldEquals { object: "workload".into(), path, value };
-        match self {
-            Action::SetArg { container, flag, value, .. } => {
-                vec![
-                    Check::ArgEquals { container: container.clone(), flag: flag.clone(), value: value.clone() },
-                    Check::RolloutComplete,
-                ]
-            }
-            Action::SetEnv { .. }
-            | Action::SetResources { .. }
-            | Action::AddToleration { .. }
-            | Action::MountShm { .. }
-            | Action::SetStartupProbe { .. }
-            | Action::RolloutRestart { .. } => vec![Check::RolloutComplete],
-            Action::AddNodeAffinity { key, operator, values } => vec![
-                Check::PodsOnMatchingNodes { key: key.clone(), operator: *operator, values: values.clone() },
-                Check::RolloutComplete,
-            ],
-            Action::Rollback { template, .. } => {
-                let mut v = Vec::new();
-                if let Some(t) = template {
-                    v.push(field("/spec/template".into(), t.clone()));
-                }
-                v.push(Check::RolloutComplete);
-                v
-            }
-            Action::DeletePod { pod } => vec![Check::PodReplaced { pod: pod.clone() }],
-            Action::CordonNode { node } => vec![Check::NodeUnschedulable { node: node.clone() }],
-            Action::Scale { replicas } => vec![field("/spec/replicas".into(), json!(replicas)), Check::RolloutComplete],
-            Action::Notify { .. } => vec![Check::Delivered],
-            Action::WaitReady { timeout_seconds } => vec![Check::Ready { within_seconds: *timeout_seconds }],
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Gathering the evidence bundle for a crash from the API server: the
-//! previous container's log tail, the pod's status and spec, its Events, its
-//! node's labels, and the workload that owns it.
+//! previous container's log tail and head (where engines print their
+//! version and settings), the pod's status and spec, its Events, its node's
+//! labels, and the workload that owns it.
 //!
 //! - **The newest log lines always survive** ([`read_log`]): the kubelet
 //!   applies `limitBytes` from the *start* of the `tailLines` it selected,
@@ -90,6 +91,8 @@ pub struct Gathered {
     pub node_allocatable: BTreeMap<String, String>,
     /// Whether the pod's Events were read into the evidence.
     pub events_read: bool,
+    /// What the head of the previous container's log says about the engine.
+    pub engine_log: crate::engine::LogFacts,
 }
 
 fn api_err(what: &'static str) -> impl FnOnce(kube::Error) -> GatherError {
@@ -101,7 +104,7 @@ fn api_err(what: &'static str) -> impl FnOnce(kube::Error) -> GatherError {
 /// its owner and (for a possible probe kill) its Events.
 pub async fn gather(client: &Client, crash: &Crash, log_tail: i64) -> Result<Gathered, GatherError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), &crash.namespace);
-    let (pod, log) = tokio::try_join!(
+    let (pod, log, engine_log) = tokio::join!(
         async {
             pods.get_opt(&crash.pod)
                 .await
@@ -109,7 +112,9 @@ pub async fn gather(client: &Client, crash: &Crash, log_tail: i64) -> Result<Gat
                 .ok_or_else(|| GatherError::PodGone(format!("{}/{}", crash.namespace, crash.pod)))
         },
         read_log(&pods, &crash.pod, &crash.container, log_tail),
-    )?;
+        read_log_head(&pods, &crash.pod, &crash.container),
+    );
+    let (pod, log) = (pod?, log?);
     let container = ContainerFacts::from_pod(&pod, Some(&crash.container));
     let events_read = may_be_probe_kill(&pod, &crash.container);
     let node_name = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
@@ -135,6 +140,7 @@ pub async fn gather(client: &Client, crash: &Crash, log_tail: i64) -> Result<Gat
         owner,
         node_allocatable,
         events_read,
+        engine_log,
     })
 }
 
@@ -316,6 +322,34 @@ pub fn next_tail(text: &[u8], asked: i64, limit_bytes: i64) -> Option<i64> {
     }
     let complete = memchr::memchr_iter(b'\n', text).count() as i64;
     Some((complete * 9 / 10).min(asked * 3 / 4).clamp(1, asked - 1))
+}
+
+/// The head of the previous container's log (`limitBytes` from the start,
+/// read beside the tail so a crash's latency does not grow), reduced at once
+/// to what it says about the engine. Best effort: a failed read is an empty
+/// head, never a failed crash.
+async fn read_log_head(pods: &Api<Pod>, pod: &str, container: &str) -> crate::engine::LogFacts {
+    let mut params = LogParams {
+        container: Some(container.to_owned()),
+        previous: true,
+        limit_bytes: Some(crate::engine::HEAD_BYTES as i64),
+        ..LogParams::default()
+    };
+    // Bytes, not text: the limit may cut a character in two, and a log may
+    // hold invalid UTF-8; neither may cost the head.
+    let limit = crate::engine::HEAD_BYTES as i64;
+    let bytes = match fetch_log(pods, pod, &params, limit).await {
+        Ok(b) => b,
+        Err(GatherError::Api { source: kube::Error::Api(s), .. }) if s.code == 400 || s.code == 404 => {
+            params.previous = false;
+            fetch_log(pods, pod, &params, limit).await.unwrap_or_default()
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "could not read the log head");
+            Vec::new()
+        }
+    };
+    crate::engine::read_head(&bytes)
 }
 
 /// Follows controller owner references: Pod → ReplicaSet → Deployment, or

@@ -14,7 +14,11 @@
 //! 4. a parameter has no value (no capture, no default) or cannot be read;
 //! 5. a `when` condition does not hold;
 //! 6. an action cannot be applied to the workload (no such container, no
-//!    probe to lengthen, a shell script with no known launcher);
+//!    probe to lengthen, a shell script with no known launcher), or a
+//!    `set-arg` step fails the engine guards: the running engine release
+//!    (every release in the engine table, when the version is unknown)
+//!    must accept the flag and the value, and a `moves: raise|lower` step
+//!    must move the flag's effective value that way (see [`crate::engine`]);
 //! 7. with a workload at hand, every change it would make is already in
 //!    place ("nothing to change"), so that a limit already at its cap, or a
 //!    context already at the KV capacity, falls through to the next
@@ -30,9 +34,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::expr::{self, Lookup, ParamType, Source, Val};
-use super::{Approval, Cmp, Condition, Limits, OnFailure, Playbook, PlaybookSet, Verification};
+use super::{Cmp, Condition, Limits, OnFailure, Playbook, PlaybookSet, Verification};
 use crate::actions::{
-    self, Action, ActionKind, Check, FieldType, PatchOp, Presence, Risk, Workload, WorkloadKind, args, quantity,
+    self, Action, ActionKind, FieldType, PatchOp, Presence, Risk, Workload, WorkloadKind, args, quantity,
 };
 use crate::class::FailureClass;
 use crate::diagnosis::Diagnosis;
@@ -56,6 +60,9 @@ pub struct Policy {
     pub max_shm_size: String,
     /// Upper bound for a startup probe's total budget, in seconds.
     pub max_startup_seconds: i64,
+    /// On a vLLM KV-cache OOM, propose `--max-model-len auto` (vLLM picks the
+    /// largest context that fits, from 0.14.0) instead of the computed number.
+    pub max_model_len_auto: bool,
 }
 
 impl Default for Policy {
@@ -68,6 +75,7 @@ impl Default for Policy {
             max_attempts_per_day: 5,
             max_shm_size: "16Gi".into(),
             max_startup_seconds: 3600,
+            max_model_len_auto: false,
         }
     }
 }
@@ -89,6 +97,44 @@ pub struct Attempt {
     pub playbook: String,
     /// When it started.
     pub at: DateTime<Utc>,
+}
+
+/// What stands behind a node-level fix (cordoning a node): the log is
+/// written partly by strangers (servers echo prompts; a tenant's pod can
+/// print anything), so a node is acted on only when the fault is
+/// corroborated outside the pod's own output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeFault {
+    /// The crashed container holds a GPU (`nvidia.com/gpu` limit) on the node.
+    pub pod_holds_gpu: bool,
+    /// What the node itself reports: a GPU the device plugin marked
+    /// unhealthy (allocatable below capacity), a GPU/Xid node condition or taint.
+    pub node_reports: Vec<String>,
+    /// Other workloads on the same node recently diagnosed with a GPU fault.
+    pub other_workloads: usize,
+    /// Nodes podmedic has cordoned now.
+    pub cordoned_by_podmedic: usize,
+    /// The most it may (`--max-cordoned-nodes`).
+    pub max_cordoned: usize,
+}
+
+impl NodeFault {
+    /// `Ok` when a node-level fix may be proposed, else why not.
+    pub fn corroborated(&self) -> Result<(), String> {
+        if !self.pod_holds_gpu {
+            return Err("a node-level fix needs the crashed container to hold a GPU on that node".into());
+        }
+        if self.node_reports.is_empty() && self.other_workloads == 0 {
+            return Err("a node-level fix needs node-level corroboration (the node reports a GPU fault, or other workloads on it fail the same way); the log alone is not enough".into());
+        }
+        if self.cordoned_by_podmedic >= self.max_cordoned {
+            return Err(format!(
+                "podmedic already has {} node(s) cordoned (limit {})",
+                self.cordoned_by_podmedic, self.max_cordoned
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Everything besides the diagnosis and the workload that rendering reads.
@@ -116,6 +162,12 @@ pub struct PlanContext {
     pub peak_memory_bytes: Option<u64>,
     /// The server, when known otherwise than from the workload.
     pub server: Option<String>,
+    /// What corroborates a node-level fix.
+    pub node_fault: NodeFault,
+    /// The engine as identified from the log head and the image: its
+    /// version and the settings it printed. Absent: identified from the
+    /// target container's image alone.
+    pub engine: Option<crate::engine::EngineInfo>,
 }
 
 impl Default for PlanContext {
@@ -132,6 +184,8 @@ impl Default for PlanContext {
             load_seconds: None,
             peak_memory_bytes: None,
             server: None,
+            node_fault: NodeFault::default(),
+            engine: None,
         }
     }
 }
@@ -146,6 +200,11 @@ impl PlanContext {
             container: ev.container.clone(),
             node_labels: ev.node_labels.clone(),
             now,
+            node_fault: NodeFault {
+                pod_holds_gpu: ev.container.as_ref().is_some_and(crate::evidence::holds_gpu),
+                max_cordoned: 1,
+                ..NodeFault::default()
+            },
             ..PlanContext::default()
         }
     }
@@ -194,6 +253,9 @@ pub struct Target {
     /// The serving engine (`vllm`, `tgi`, `sglang`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// Its version, when known (the plan's flags and values are checked against it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
 }
 
 /// One rendered step.
@@ -204,6 +266,7 @@ pub struct PlannedStep {
     /// What it does, for people.
     pub description: String,
     /// The concrete action.
+    #[schemars(schema_with = "crate::crd::action_schema")]
     pub action: Action,
     /// Steps that must succeed first.
     pub needs: Vec<String>,
@@ -218,15 +281,15 @@ pub struct PlannedStep {
     pub object: Option<String>,
     /// JSON Patch for that object (with `test` guards); absent for described steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::crd::patch_schema")]
     pub patch: Option<Vec<PatchOp>>,
     /// JSON Patch restoring the prior values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::crd::patch_schema")]
     pub revert: Option<Vec<PatchOp>>,
     /// Unified diff of the object's YAML.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
-    /// What to check afterwards.
-    pub verify: Vec<Check>,
 }
 
 /// A playbook passed over, and why.
@@ -251,11 +314,10 @@ pub struct Plan {
     pub class: FailureClass,
     /// The playbook's risk.
     pub risk: Risk,
-    /// Whether a person must approve.
-    pub approval: Approval,
     /// What it changes.
     pub target: Target,
     /// Computed parameters.
+    #[schemars(schema_with = "crate::crd::parameters_schema")]
     pub parameters: BTreeMap<String, ParamValue>,
     /// Steps, each after those it needs.
     pub steps: Vec<PlannedStep>,
@@ -279,7 +341,7 @@ impl Plan {
     /// The plan for people: title, parameters, steps with their diffs.
     pub fn to_text(&self) -> String {
         let mut out = format!("plan {}: {} (risk {}", self.playbook, self.title, self.risk.as_str());
-        out.push_str(if self.approval == Approval::Required { ", needs approval)\n" } else { ")\n" });
+        out.push_str(", needs approval)\n");
         if !self.parameters.is_empty() {
             let ps: Vec<String> = self.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
             out.push_str(&format!("  parameters: {}\n", ps.join(", ")));
@@ -325,7 +387,8 @@ pub fn detect_server(image: &str, command_line: &str) -> &'static str {
     }
 }
 
-fn command_line(c: &Value) -> String {
+/// A container's `command` and `args` joined by blanks.
+pub fn command_line(c: &Value) -> String {
     ["command", "args"]
         .iter()
         .filter_map(|k| c.get(*k).and_then(Value::as_array))
@@ -347,6 +410,14 @@ struct Scope<'a> {
     ctx: &'a PlanContext,
     server: Option<&'a str>,
     params: HashMap<String, Val>,
+    /// The engine as it ran, when its table is known.
+    setup: Option<crate::engine::Setup<'a>>,
+    /// The engine's identity (name, version, where the version came from).
+    engine: &'a crate::engine::EngineInfo,
+    /// The GPU.
+    gpu: &'a crate::engine::Gpu,
+    /// Effective values read while rendering, for the plan's notes.
+    used: &'a std::cell::RefCell<Vec<String>>,
 }
 
 impl Scope<'_> {
@@ -373,10 +444,29 @@ impl Lookup for Scope<'_> {
         self.params.get(name).cloned()
     }
 
+    fn flag_removed(&self, flag: &str) -> Option<bool> {
+        self.setup?.removed(flag)
+    }
+
     fn source(&self, s: &Source) -> Option<Val> {
         let p = &self.ctx.policy;
         match s {
             Source::Capture(n) => self.d.captures.get(n).map(|v| Val::Str(v.clone())),
+            Source::Effective(flag, bound) => {
+                let setup = self.setup?;
+                let eff = setup.effective(flag);
+                let v = eff.pick(*bound)?;
+                let note = format!("`{flag}` on {}: {}", setup.who(), eff.describe());
+                let mut used = self.used.borrow_mut();
+                if !used.contains(&note) {
+                    used.push(note);
+                }
+                Some(match v {
+                    crate::engine::table::Value::Num(n) => Val::Num(n),
+                    crate::engine::table::Value::Bool(b) => Val::Bool(b),
+                    crate::engine::table::Value::Text(t) => Val::Str(t),
+                })
+            }
             Source::Arg(flag) => {
                 let alias = (self.server == Some("tgi")).then(|| tgi_env(flag));
                 args::get_flag(self.container?, flag, alias.as_deref()).map(Val::Str)
@@ -407,6 +497,11 @@ impl Lookup for Scope<'_> {
                         .or_else(|| self.container?.get("image")?.as_str().map(str::to_owned))
                         .map(Val::Str),
                     "peak_memory" => self.ctx.peak_memory_bytes.map(|b| Val::Num(b as f64)),
+                    "engine" => Some(Val::Str(self.engine.name.clone())),
+                    "engine_version" => self.engine.version.as_ref().map(|v| Val::Str(v.to_string())),
+                    "engine_version_source" => self.engine.version_source.map(|s| Val::Str(s.as_str().to_owned())),
+                    "gpu_product" => self.gpu.product.clone().map(Val::Str),
+                    "gpu_memory" => self.gpu.memory_gib.map(|g| Val::Num(g * 1024.0 * 1024.0 * 1024.0)),
                     "summary" => Some(Val::Str(self.d.summary.clone())),
                     "subclass" => Some(Val::Str(self.d.subclass.clone())).filter(|_| !self.d.subclass.is_empty()),
                     "evidence" => Some(Val::Str(
@@ -441,6 +536,7 @@ impl Lookup for Scope<'_> {
                 "max_attempts_per_day" => Some(Val::Num(p.max_attempts_per_day as f64)),
                 "max_shm_size" => quantity::parse(&p.max_shm_size).ok().map(Val::Num),
                 "max_startup_seconds" => Some(Val::Num(p.max_startup_seconds as f64)),
+                "max_model_len_auto" => Some(Val::Bool(p.max_model_len_auto)),
                 _ => None,
             },
             Source::Workload(f) => {
@@ -496,6 +592,16 @@ fn finish(ty: ParamType, v: Val) -> Result<Val, String> {
             Val::Num(n) => Val::Str(format_num(n)),
             Val::Bool(b) => Val::Str(b.to_string()),
         },
+        ParamType::Version => {
+            let text = match &v {
+                Val::Str(s) => s.clone(),
+                Val::Num(n) => format_num(*n),
+                Val::Bool(_) => return Err(format!("{v:?} is not a version")),
+            };
+            Val::Str(
+                crate::engine::Version::parse(&text).ok_or_else(|| format!("{text:?} is not a version"))?.to_string(),
+            )
+        }
         ParamType::Bool => match v {
             Val::Bool(b) => Val::Bool(b),
             Val::Str(s) if s == "true" || s == "false" => Val::Bool(s == "true"),
@@ -551,6 +657,24 @@ fn compare(a: &Val, op: Cmp, b: &Val) -> bool {
     }
 }
 
+/// Compares two values as releases (`0.9.2 < 0.14.0`); false when either is not a version.
+fn compare_versions(a: &Val, op: Cmp, b: &Val) -> bool {
+    let v = |x: &Val| match x {
+        Val::Str(s) => crate::engine::Version::parse(s),
+        Val::Num(n) => crate::engine::Version::parse(&format_num(*n)),
+        Val::Bool(_) => None,
+    };
+    let (Some(x), Some(y)) = (v(a), v(b)) else { return false };
+    match op {
+        Cmp::Eq => x == y,
+        Cmp::Ne => x != y,
+        Cmp::Lt => x < y,
+        Cmp::Le => x <= y,
+        Cmp::Gt => x > y,
+        Cmp::Ge => x >= y,
+    }
+}
+
 fn cmp_name(c: Cmp) -> &'static str {
     match c {
         Cmp::Eq => "eq",
@@ -594,13 +718,33 @@ impl PlaybookSet {
         let container_name = container
             .and_then(|c| c.get("name").and_then(Value::as_str).map(str::to_owned))
             .or_else(|| context.container.as_ref().map(|f| f.name.clone()));
-        let server: Option<String> = context.server.clone().or_else(|| match container {
-            Some(c) => Some(
-                detect_server(c.get("image").and_then(Value::as_str).unwrap_or_default(), &command_line(c)).to_owned(),
-            ),
-            None => {
-                context.container.as_ref().and_then(|f| f.image.as_deref()).map(|i| detect_server(i, "").to_owned())
+        let image = container
+            .and_then(|c| c.get("image").and_then(Value::as_str))
+            .or_else(|| context.container.as_ref().and_then(|f| f.image.as_deref()));
+        let from_log = context.engine.as_ref().map(|e| e.name.as_str()).filter(|n| *n != "other");
+        let server: Option<String> = context.server.clone().or_else(|| {
+            let detected = match container {
+                Some(c) => Some(detect_server(image.unwrap_or_default(), &command_line(c))),
+                None => image.map(|i| detect_server(i, "")),
+            };
+            match (detected, from_log) {
+                (None | Some("other"), Some(l)) => Some(l.to_owned()),
+                (d, _) => d.map(str::to_owned),
             }
+        });
+        let engine = engine_for(server.as_deref(), context.engine.as_ref(), image);
+        let mut limits = context.container.as_ref().map(|f| f.limits.clone()).unwrap_or_default();
+        if let Some(m) = container.and_then(|c| c.pointer("/resources/limits")).and_then(Value::as_object) {
+            limits.extend(m.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))));
+        }
+        let gpu = crate::engine::Gpu::from_labels(&context.node_labels, Some(&limits));
+        let table = server.as_deref().and_then(|s| self.engines().engine(s));
+        let setup = table.map(|t| crate::engine::Setup {
+            engine: t,
+            version: engine.version.as_ref(),
+            printed: &engine.settings,
+            container,
+            gpu: &gpu,
         });
         let target = Target {
             kind: workload.map(|w| w.kind),
@@ -608,10 +752,12 @@ impl PlaybookSet {
             name: workload.map(|w| w.name.clone()),
             container: container_name.clone(),
             server: server.clone(),
+            server_version: engine.version.as_ref().map(ToString::to_string),
         };
 
         let mut considered = Vec::new();
         for pb in candidates {
+            let used = std::cell::RefCell::new(Vec::new());
             let scope = Scope {
                 d: diagnosis,
                 w: workload,
@@ -619,16 +765,24 @@ impl PlaybookSet {
                 ctx: context,
                 server: server.as_deref(),
                 params: HashMap::new(),
+                setup,
+                engine: &engine,
+                gpu: &gpu,
+                used: &used,
             };
             match render(pb, scope, workload, container_name.as_deref(), context) {
-                Ok(r) => {
+                Ok(mut r) => {
+                    if let Some(setup) = setup
+                        && setup.version.is_none()
+                    {
+                        r.notes.push(unknown_version_note(&setup));
+                    }
                     return Some(Plan {
                         playbook: pb.id.clone(),
                         title: pb.title.clone(),
                         description: pb.description.clone(),
                         class: pb.class,
                         risk: pb.risk,
-                        approval: pb.approval,
                         target,
                         parameters: r.parameters,
                         steps: r.steps,
@@ -641,11 +795,50 @@ impl PlaybookSet {
                 }
                 // Playbooks for another server or subclass are not worth listing.
                 Err(Pass::NotForThis) => {}
-                Err(Pass::Skipped(reason)) => considered.push(Skipped { playbook: pb.id.clone(), reason }),
+                Err(Pass::Skipped(mut reason)) => {
+                    // Say which effective values the decision rested on.
+                    let used = used.into_inner();
+                    if !used.is_empty() {
+                        reason.push_str(&format!(" (effective {})", used.join("; ")));
+                    }
+                    considered.push(Skipped { playbook: pb.id.clone(), reason })
+                }
             }
         }
         None
     }
+}
+
+/// Said in every plan for an engine with a table whose version is unknown.
+fn unknown_version_note(setup: &crate::engine::Setup<'_>) -> String {
+    let t = &setup.engine.title;
+    format!(
+        "the {t} version is unknown (no banner in the log head, no release in the image tag): only flags and values \
+         that every {t} release in the table ({}) accepts were considered",
+        setup.engine.span()
+    )
+}
+
+/// The engine as identified (the context's, completed from the image),
+/// under the name the plan uses.
+fn engine_for(
+    server: Option<&str>,
+    known: Option<&crate::engine::EngineInfo>,
+    image: Option<&str>,
+) -> crate::engine::EngineInfo {
+    use crate::engine::{EngineInfo, VersionSource, version_from_image};
+    let name = server.unwrap_or("other");
+    let mut e = match known {
+        Some(k) if k.name == name => k.clone(),
+        _ => EngineInfo::named(name),
+    };
+    if e.version.is_none()
+        && let Some(v) = image.and_then(|i| version_from_image(name, i))
+    {
+        e.version = Some(v);
+        e.version_source = Some(VersionSource::Image);
+    }
+    e
 }
 
 /// Why a playbook was not rendered.
@@ -705,6 +898,10 @@ fn render_matching(
             s.id, s.kind
         ));
     }
+    // 2b. Node-level fixes need corroboration beyond the pod's own log.
+    if pb.steps.iter().any(|s| s.kind == ActionKind::CordonNode) {
+        ctx.node_fault.corroborated()?;
+    }
     // 3. Limits.
     let age = |a: &Attempt| (ctx.now - a.at).num_seconds();
     let mine: Vec<&Attempt> = ctx.attempts.iter().filter(|a| a.playbook == pb.id).collect();
@@ -757,7 +954,15 @@ fn render_matching(
             if p.compute.is_some() {
                 wanted.push("its `compute` inputs".into());
             }
-            return Err(format!("parameter `{}` has no value (from {})", p.name, wanted.join(", ")));
+            let mut why = String::new();
+            if let Some(setup) = scope.setup {
+                for s in &p.from {
+                    if let Source::Effective(flag, _) = s {
+                        why.push_str(&format!("; `{flag}` on {} is {}", setup.who(), setup.effective(flag).describe()));
+                    }
+                }
+            }
+            return Err(format!("parameter `{}` has no value (from {}){why}", p.name, wanted.join(", ")));
         };
         let mut v = finish(p.ty, v).map_err(err)?;
         if let Val::Num(n) = v {
@@ -792,9 +997,15 @@ fn render_matching(
                     return Err(format!("condition on {}: it has no value", expr::show(l)));
                 };
                 let mut ok = true;
+                let is_version = |e: &super::expr::Expr| {
+                    expr::static_type(e, &|p| types.get(p).copied()) == Some(ParamType::Version)
+                };
                 for (op, r) in cmps {
                     let rv = expr::eval(r, &scope)?;
-                    if !rv.as_ref().is_some_and(|rv| compare(&lv, *op, rv)) {
+                    let versioned = is_version(l) || is_version(r);
+                    if !rv.as_ref().is_some_and(|rv| {
+                        if versioned { compare_versions(&lv, *op, rv) } else { compare(&lv, *op, rv) }
+                    }) {
                         let shown = |v: &Val| match v {
                             Val::Num(n) => format_num(*n),
                             Val::Str(s) => format!("{s:?}"),
@@ -863,10 +1074,10 @@ fn render_matching(
             obj.insert("template".into(), r.template.clone());
         }
         let action: Action = serde_json::from_value(Value::Object(obj)).map_err(|e| format!("step `{}`: {e}", s.id))?;
+        guard_step(s, &action, &scope, &mut notes).map_err(|e| format!("step `{}`: {e}", s.id))?;
         let mut step = PlannedStep {
             id: s.id.clone(),
             description: s.description.clone().unwrap_or_else(|| action.describe()),
-            verify: action.verify(),
             needs: s.needs.clone(),
             on_failure: s.on_failure,
             risk: s.risk,
@@ -924,6 +1135,7 @@ fn render_matching(
     {
         return Err(format!("nothing to change: {} already has these settings", w.reference()));
     }
+    notes.extend(scope.used.borrow().iter().map(|u| format!("effective {u}")));
     if workload.is_none() && pb.steps.iter().any(|s| s.kind.needs_template()) {
         notes.push(
             "no workload given: pass the Deployment or StatefulSet (`--workload`) to get the concrete patch".into(),
@@ -934,6 +1146,46 @@ fn render_matching(
         _ => None,
     };
     Ok(Rendering { parameters, steps, diff, notes })
+}
+
+/// The engine guards of a step: a `set-arg` writes only a flag and value
+/// the running version accepts (every release in the table, when the
+/// version is unknown), and a `moves:` step moves the effective value that
+/// way. Engines without a table are not checked, except that a `moves:`
+/// step needs one.
+fn guard_step(s: &super::Step, action: &Action, scope: &Scope<'_>, notes: &mut Vec<String>) -> Result<(), String> {
+    if let Action::RemoveArg { flag, .. } = action
+        && let Some(setup) = scope.setup
+        && let Some(f) = setup.engine.flag(flag)
+    {
+        let gone = f.range.until.as_ref().map(|u| format!("removed in {} {u}", setup.engine.title));
+        notes.push(format!(
+            "`{}` {} ({}){}",
+            f.flag,
+            gone.unwrap_or_else(|| "is in the table".into()),
+            f.source,
+            f.replacement.as_ref().map(|r| format!("; its replacement: {r}")).unwrap_or_default()
+        ));
+        return Ok(());
+    }
+    let Action::SetArg { flag, value, .. } = action else { return Ok(()) };
+    let Some(setup) = scope.setup else {
+        return match s.moves {
+            Some(_) => Err(format!(
+                "podmedic has no flag table for {} to tell which way `{flag} {value}` moves it",
+                scope.server.unwrap_or("this server")
+            )),
+            None => Ok(()),
+        };
+    };
+    if let Some(note) = setup.check_write(flag, value)? {
+        notes.push(note);
+    }
+    if let Some(m) = s.moves {
+        let new = expr::parse_number(value).ok_or_else(|| format!("`{flag} {value}` is not a number to compare"))?;
+        setup.check_move(flag, new, m == super::Moves::Raise)?;
+    }
+    Ok(())
 }
 
 fn fill(field: &str, container: Option<&str>, ctx: &PlanContext, scope: &Scope<'_>) -> Option<Value> {
