@@ -368,6 +368,9 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
         })
         .map_err(|e| anyhow::anyhow!("--prometheus-url {url:?}: {e}"))?;
     }
+    // Refuse a bad ChatOps configuration (a wildcard approver without the
+    // SubjectAccessReview, ...) before touching the cluster.
+    let mut settings = config.chatops.settings().context("invalid ChatOps configuration")?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
@@ -406,7 +409,6 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
         let state = crate::server::State::new(registry);
         let playbooks = load_playbooks(config.playbooks.as_ref())?;
         let listen = config.listen;
-        let mut settings = config.chatops.settings().context("invalid ChatOps configuration")?;
         settings.inbound.dry_run = config.dry_run;
         let chatops =
             crate::chatops::ChatOps::start(settings, client.clone(), metrics.clone()).context("starting ChatOps")?;

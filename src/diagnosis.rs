@@ -208,20 +208,34 @@ fn fact_signals(ev: &Evidence) -> Vec<FactSignal> {
 /// Diagnoses one crash from its evidence. When serving metrics were asked
 /// for, the summary ends with what they show (or why there are none), see
 /// [`crate::signals::explain`].
+///
+/// Every text the diagnosis takes from the log (evidence lines, captured
+/// values, and so the summary) is on one line and free of control
+/// characters ([`crate::sanitize::one_line`]): the log is partly written by
+/// strangers, and these texts go on to Events, terminals and chat.
 pub fn diagnose(
     ev: &Evidence,
     signatures: &SignatureSet,
     model: Option<&dyn Classifier>,
     config: &FusionConfig,
 ) -> Diagnosis {
-    let mut d = diagnose_evidence(ev, signatures, model, config);
+    let mut d = diagnose_raw(ev, signatures, model, config);
+    let clean = |s: &mut String| {
+        if let std::borrow::Cow::Owned(c) = crate::sanitize::one_line(s) {
+            *s = c;
+        }
+    };
+    d.evidence.iter_mut().for_each(|e| clean(&mut e.text));
+    d.captures.values_mut().for_each(clean);
+    clean(&mut d.summary);
+    clean(&mut d.subclass);
     if let Some(sentence) = crate::signals::explain(d.class, &ev.metrics) {
         d.summary = format!("{} {sentence}", d.summary.trim_end());
     }
     d
 }
 
-fn diagnose_evidence(
+fn diagnose_raw(
     ev: &Evidence,
     signatures: &SignatureSet,
     model: Option<&dyn Classifier>,

@@ -17,6 +17,7 @@ pub mod logtext;
 pub mod metrics;
 pub mod playbook;
 pub mod problem;
+pub mod sanitize;
 pub mod server;
 pub mod signals;
 pub mod signatures;

@@ -156,14 +156,20 @@ fn json_message(line: &str) -> Option<String> {
 
 /// Strips `2026-01-01T00:00:00.123456789Z ` (kubectl `--timestamps`) and the
 /// CRI form `2026-01-01T00:00:00.1Z stdout F `.
+///
+/// Byte positions are only used where they are known to be char boundaries:
+/// the prefix is searched as bytes, and the space that ends it is ASCII, so
+/// slicing just after it is safe whatever text follows (a multi-byte
+/// character across byte 40 once panicked here).
 fn strip_timestamp_prefix(s: &str) -> &str {
     let b = s.as_bytes();
     // YYYY-MM-DDTHH:MM:SS at least.
     if b.len() < 20 || !(b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-' && b[10] == b'T') {
         return s;
     }
-    let Some(space) = s[..s.len().min(40)].find(' ') else { return s };
-    let rest = &s[space + 1..];
+    let Some(space) = memchr::memchr(b' ', &b[..b.len().min(40)]) else { return s };
+    // `space` indexes an ASCII byte, so `space + 1` is a char boundary.
+    let Some(rest) = s.get(space + 1..) else { return s };
     for stream in ["stdout ", "stderr "] {
         if let Some(r) = rest.strip_prefix(stream) {
             for tag in ["F ", "P "] {
@@ -232,6 +238,23 @@ mod tests {
         assert_eq!(norm(b"2026-01-01T00:00:00.1Z stderr P partial"), "partial");
         assert_eq!(norm(b"2026-11-27T18:01:04.123456789Z INFO started"), "INFO started");
         assert_eq!(norm(b"2026 is a year"), "2026 is a year");
+    }
+
+    #[test]
+    fn multibyte_text_across_the_prefix_window_is_kept() {
+        // Regression (issue 11): a timestamp prefix, then a multi-byte
+        // character across byte 40, panicked the normaliser.
+        let line = "2026-01-01T00:00:00.000000000Zxy日本語のログ: 起動しました";
+        assert!(line.len() > 40 && !line.is_char_boundary(40));
+        assert_eq!(norm(line.as_bytes()), line);
+        // The usual form: kubectl's timestamp, then Chinese text.
+        let line = "2026-11-27T18:01:04.12345678Z 模型加载失败，显存不足";
+        assert!(!line.is_char_boundary(40));
+        assert_eq!(norm(line.as_bytes()), "模型加载失败，显存不足");
+        for cut in 0..line.len() {
+            // Every prefix of the line, even one ending inside a character.
+            let _ = norm(&line.as_bytes()[..cut]);
+        }
     }
 
     #[test]

@@ -1059,3 +1059,60 @@ async fn secrets_never_reach_logs_debug_output_or_metrics() {
         assert!(!everything.contains(secret), "{secret} leaked:\n{everything}");
     }
 }
+
+/// cluster: the SubjectAccessReview carries the approver's Kubernetes
+/// groups (`U…=user|group`), so a RoleBinding to a Group decides; the same
+/// user mapped without the group is refused.
+#[tokio::test]
+async fn slack_subject_access_review_sends_the_approvers_groups() {
+    let client = cluster().await;
+    let ns = namespace(&client, "sar-groups").await;
+    let (_receiver, rbase) = Receiver::start().await;
+    let user = format!("gina-{ns}");
+    let group = format!("approvers-{ns}");
+    let settings = InboundSettings {
+        slack_approvers: Approvers::parse("*=*").unwrap(),
+        slack_users: BTreeMap::from([("U0GINA".to_owned(), user.clone()), ("U0NOGROUP".to_owned(), user.clone())]),
+        slack_groups: BTreeMap::from([("U0GINA".to_owned(), vec![group.clone()])]),
+        subject_access_review: true,
+        ..inbound(&ns, &rbase)
+    };
+    let pm = Podmedic::start(client.clone(), settings).await;
+    create_proposal(&client, &ns, "rxp", 1800).await;
+    let url = format!("{rbase}/r");
+
+    let role: Role = serde_json::from_value(json!({
+        "metadata": {"name": "rxp-approver"},
+        "rules": [{"apiGroups": ["podmedic.io"], "resources": ["recoveryproposals"], "verbs": ["get", "patch"]}],
+    }))
+    .unwrap();
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "rxp-approvers-group"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "rxp-approver"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+    }))
+    .unwrap();
+    Api::<Role>::namespaced(client.clone(), &ns).create(&PostParams::default(), &role).await.unwrap();
+    Api::<RoleBinding>::namespaced(client.clone(), &ns).create(&PostParams::default(), &binding).await.unwrap();
+
+    // RBAC caches catch up within moments; each try is a new click.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, answer) = pm.click(&slack_click("U0GINA", "podmedic:approve", &value(&ns, "rxp"), &url)).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(answer["error"], "not_allowed", "{answer}");
+        assert!(Instant::now() < deadline, "the RoleBinding to the group was not effective after 20s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let p = get(&client, &ns, "rxp").await.status.unwrap();
+    assert_eq!((p.phase, p.decided_by), (Phase::Approved, Some(user.clone())));
+
+    // The same user without the group: RBAC says no (on a fresh proposal).
+    create_proposal(&client, &ns, "rxp2", 1800).await;
+    let (status, answer) = pm.click(&slack_click("U0NOGROUP", "podmedic:approve", &value(&ns, "rxp2"), &url)).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::FORBIDDEN, Some("not_allowed")), "{answer}");
+    assert_unchanged(&client, &ns, "rxp2", "no group, no RBAC").await;
+    delete_namespace(&client, &ns).await;
+}

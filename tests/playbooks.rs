@@ -583,3 +583,25 @@ fn misspelt_keys_are_refused_with_their_location() {
         ]
     );
 }
+
+/// Regression (issue 11, "rollback to a planted revision"): a ReplicaSet
+/// with the Deployment's labels, a newer revision and an owner reference
+/// that names the Deployment but not its UID is never the rollback target.
+#[test]
+fn rollback_never_targets_a_planted_replicaset() {
+    let path = root().join("tests/fixtures/workloads/vllm-with-history.yaml");
+    let mut list: serde_json::Value = podmedic::yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut planted = list["items"][2].clone();
+    planted["metadata"]["name"] = "gemma-2-9b-planted".into();
+    planted["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "2".into();
+    planted["metadata"]["ownerReferences"][0]["uid"] = "not-the-deployments-uid".into();
+    planted["spec"]["template"]["spec"]["containers"][0]["image"] = "attacker.example/vllm:latest".into();
+    // Listed first, as `kubectl get` might.
+    list["items"].as_array_mut().unwrap().insert(1, planted);
+    let w = Workload::from_value(list).unwrap();
+    let d = diagnosis(FailureClass::ConfigError, "invalid-tp-size", &[]);
+    let p = plan(&d, Some(&w), &ctx("vllm"));
+    let text = serde_json::to_string(&p).unwrap();
+    assert!(!text.contains("attacker.example") && !text.contains("gemma-2-9b-planted"), "{text}");
+    assert!(text.contains("ReplicaSet/gemma-2-9b-5c4b7d8f9"), "{text}");
+}

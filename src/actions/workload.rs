@@ -262,14 +262,46 @@ pub fn strip_hash(template: &Value) -> Value {
     t
 }
 
+/// Whether `object` (JSON, as listed) is controlled by the object with
+/// `uid`: one of its owner references has `controller: true` and that UID.
+pub fn controlled_by(object: &Value, uid: &str) -> bool {
+    !uid.is_empty()
+        && object.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|refs| {
+            refs.iter().any(|r| {
+                r.get("controller").and_then(Value::as_bool) == Some(true)
+                    && r.get("uid").and_then(Value::as_str) == Some(uid)
+            })
+        })
+}
+
+/// Whether `o`, listed next to the workload, is one of its own revisions.
+///
+/// A workload read from a cluster has a UID: then only an object that the
+/// UID controls ([`controlled_by`]) is one, whatever its labels, name or
+/// revision annotation say (a ReplicaSet planted by someone who may create
+/// ReplicaSets must never become a rollback target). A hand-written
+/// manifest without UIDs falls back to the names: a controller reference of
+/// the workload's kind and name, or none at all.
+fn is_own_revision(w: &Workload, o: &Value) -> bool {
+    let uid = w.object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
+    if !uid.is_empty() {
+        return controlled_by(o, uid);
+    }
+    let refs = o.pointer("/metadata/ownerReferences").and_then(Value::as_array);
+    refs.is_none_or(|refs| {
+        refs.iter().any(|r| {
+            r.get("controller").and_then(Value::as_bool) == Some(true)
+                && r.get("kind").and_then(Value::as_str) == Some(w.kind.as_str())
+                && r.get("name").and_then(Value::as_str) == Some(w.name.as_str())
+        })
+    })
+}
+
 fn revisions(w: &Workload, others: &[Value]) -> Vec<Revision> {
     let mut out = Vec::new();
     for o in others {
         let kind = o.get("kind").and_then(Value::as_str).unwrap_or_default();
-        let owned = o
-            .pointer("/metadata/ownerReferences")
-            .and_then(Value::as_array)
-            .is_none_or(|refs| refs.iter().any(|r| r.get("name").and_then(Value::as_str) == Some(w.name.as_str())));
+        let owned = is_own_revision(w, o);
         let name = o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
         let (number, template) = match (kind, w.kind) {
             ("ReplicaSet", WorkloadKind::Deployment) => (
@@ -308,6 +340,30 @@ mod tests {
         assert_eq!(e.to_string(), "the Deployment has no `spec.template.spec.containers`");
         let e = Workload::from_str("kind: [").unwrap_err();
         assert!(matches!(e, WorkloadError::Parse { line: 1, .. }), "{e:?}");
+    }
+
+    #[test]
+    fn only_revisions_the_workload_controls_are_rollback_targets() {
+        // Regression (issue 11): a ReplicaSet planted with the Deployment's
+        // labels, a higher revision and an owner reference by name only.
+        let text = r#"{"kind": "List", "items": [
+          {"kind": "Deployment", "metadata": {"name": "d", "uid": "dep-uid", "annotations": {"deployment.kubernetes.io/revision": "5"}},
+           "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "v5"}]}}}},
+          {"kind": "ReplicaSet", "metadata": {"name": "d-planted", "annotations": {"deployment.kubernetes.io/revision": "4"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "uid": "other-uid", "controller": true}]},
+           "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "attacker/image"}]}}}},
+          {"kind": "ReplicaSet", "metadata": {"name": "d-not-controller", "annotations": {"deployment.kubernetes.io/revision": "4"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "uid": "dep-uid", "controller": false}]},
+           "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "attacker/image"}]}}}},
+          {"kind": "ReplicaSet", "metadata": {"name": "d-orphan", "annotations": {"deployment.kubernetes.io/revision": "4"}},
+           "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "attacker/image"}]}}}},
+          {"kind": "ReplicaSet", "metadata": {"name": "d-3", "annotations": {"deployment.kubernetes.io/revision": "3"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "uid": "dep-uid", "controller": true}]},
+           "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "v3"}]}}}}
+        ]}"#;
+        let w = Workload::from_str(text).unwrap();
+        assert_eq!(w.revisions.iter().map(|r| r.source.as_str()).collect::<Vec<_>>(), ["ReplicaSet/d-3"]);
+        assert_eq!(w.previous_revision().unwrap().template["spec"]["containers"][0]["image"], "v3");
     }
 
     #[test]

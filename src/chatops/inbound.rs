@@ -11,7 +11,9 @@
 //!
 //! | check | status | code |
 //! |---|---|---|
+//! | a body-reading slot free within 2 s (at most 64 bodies are read at once) | 503 | `busy` |
 //! | body at most 64 KiB | 413 | `too_large` |
+//! | body received within 10 s | 408 | `timeout` |
 //! | signature matches the raw body | 401 | `bad_signature` |
 //! | timestamp within 5 minutes of now | 401 | `stale_timestamp` |
 //! | signature not seen before | 409 | `replay` |
@@ -59,6 +61,14 @@ use crate::metrics::{DecisionLabels, Metrics};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Bodies read at the same time, before any authentication: with
+/// [`MAX_BODY_BYTES`], at most 4 MiB of request bodies are held at once,
+/// however many clients send slowly.
+pub const MAX_CONCURRENT_BODIES: usize = 64;
+/// How long a request may wait for a body-reading slot.
+const BODY_SLOT_WAIT: Duration = Duration::from_secs(2);
+/// How long a client may take to send its whole body.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Path of the Slack interactivity endpoint.
 pub const SLACK_INTERACTIONS_PATH: &str = "/chatops/slack/interactions";
 /// Path of the generic webhook decision endpoint.
@@ -79,6 +89,8 @@ pub struct InboundSettings {
     pub slack_approvers: Approvers,
     /// Slack user id → Kubernetes user (recorded as `decidedBy`; checked by SubjectAccessReview).
     pub slack_users: BTreeMap<String, String>,
+    /// Slack user id → the Kubernetes groups of its user (sent with the SubjectAccessReview).
+    pub slack_groups: BTreeMap<String, Vec<String>>,
     /// Slack's Web API base (for `usergroups.users.list`).
     pub slack_api_url: String,
     /// Bot token (scope `usergroups:read`) to resolve user groups; without it groups match nobody.
@@ -102,6 +114,7 @@ impl Default for InboundSettings {
             slack_signing_secret: None,
             slack_approvers: Approvers::default(),
             slack_users: BTreeMap::new(),
+            slack_groups: BTreeMap::new(),
             slack_api_url: super::DEFAULT_SLACK_API_URL.to_owned(),
             slack_bot_token: None,
             webhook_secret: None,
@@ -135,6 +148,8 @@ struct Inner {
     slack_replay: ReplayGuard,
     webhook_replay: ReplayGuard,
     groups: Mutex<HashMap<String, CachedGroup>>,
+    /// Slots for reading request bodies ([`MAX_CONCURRENT_BODIES`]).
+    bodies: tokio::sync::Semaphore,
 }
 
 /// When a user group's members were read, and who they are.
@@ -158,6 +173,7 @@ impl ChatOpsState {
                 slack_replay: ReplayGuard::new(REPLAY_CAPACITY),
                 webhook_replay: ReplayGuard::new(REPLAY_CAPACITY),
                 groups: Mutex::default(),
+                bodies: tokio::sync::Semaphore::new(MAX_CONCURRENT_BODIES),
             }),
         }
     }
@@ -216,7 +232,11 @@ impl Inner {
     }
 }
 
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Refused> {
+/// Reads a request body before anything else looks at the request: in one
+/// of [`MAX_CONCURRENT_BODIES`] slots, at most [`MAX_BODY_BYTES`], within
+/// [`BODY_READ_TIMEOUT`]. So unauthenticated clients, however many and
+/// however slow, hold a bounded amount of memory.
+async fn read_body(inner: &Inner, headers: &HeaderMap, body: Body) -> Result<Bytes, Refused> {
     let too_large = || {
         Refused::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -231,10 +251,19 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Refused> {
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(_) => Err(Refused::new(StatusCode::BAD_REQUEST, "malformed", "the body could not be read")),
+    let _slot = match tokio::time::timeout(BODY_SLOT_WAIT, inner.bodies.acquire()).await {
+        Ok(Ok(slot)) => slot,
+        _ => return Err(Refused::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many requests at once; retry")),
+    };
+    match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Ok(Err(_)) => Err(Refused::new(StatusCode::BAD_REQUEST, "malformed", "the body could not be read")),
+        Err(_) => Err(Refused::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!("the body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()),
+        )),
     }
 }
 
@@ -265,7 +294,7 @@ fn replay() -> Refused {
 async fn slack_interactions(State(state): State<ChatOpsState>, headers: HeaderMap, body: Body) -> Response {
     let inner = &state.inner;
     let via = DecidedVia::Slack;
-    let body = match read_body(&headers, body).await {
+    let body = match read_body(inner, &headers, body).await {
         Ok(b) => b,
         Err(r) => return inner.refuse(via, r),
     };
@@ -316,7 +345,7 @@ async fn slack_interactions(State(state): State<ChatOpsState>, headers: HeaderMa
 async fn webhook_decision(State(state): State<ChatOpsState>, headers: HeaderMap, body: Body) -> Response {
     let inner = &state.inner;
     let via = DecidedVia::Webhook;
-    let body = match read_body(&headers, body).await {
+    let body = match read_body(inner, &headers, body).await {
         Ok(b) => b,
         Err(r) => return inner.refuse(via, r),
     };
@@ -440,7 +469,8 @@ impl Inner {
                     format!("no Kubernetes user is mapped to Slack user {user_id}"),
                 ));
             };
-            self.subject_access_review(user, target).await?;
+            let groups = s.slack_groups.get(user_id).map_or(&[][..], Vec::as_slice);
+            self.subject_access_review(user, groups, target).await?;
         }
         Ok(mapped.cloned().unwrap_or_else(|| format!("slack:{user_id}")))
     }
@@ -459,11 +489,13 @@ impl Inner {
         }
     }
 
-    /// Asks the API server whether `user` may `patch recoveryproposals/NAME` in the namespace.
-    async fn subject_access_review(&self, user: &str, target: &ProposalRef) -> Result<(), Refused> {
+    /// Asks the API server whether `user`, member of `groups`, may `patch
+    /// recoveryproposals/NAME` in the namespace.
+    async fn subject_access_review(&self, user: &str, groups: &[String], target: &ProposalRef) -> Result<(), Refused> {
         let review = SubjectAccessReview {
             spec: SubjectAccessReviewSpec {
                 user: Some(user.to_owned()),
+                groups: (!groups.is_empty()).then(|| groups.to_vec()),
                 resource_attributes: Some(ResourceAttributes {
                     namespace: Some(target.namespace.clone()),
                     verb: Some("patch".into()),

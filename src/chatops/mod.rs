@@ -37,8 +37,14 @@
 //!    `--chatops-subject-access-review` the mapped user must also be
 //!    allowed to `patch recoveryproposals` in the namespace (RBAC decides;
 //!    podmedic's ServiceAccount then needs `create` on
-//!    `subjectaccessreviews.authorization.k8s.io`). To let RBAC alone
-//!    decide, list `*=*` as approvers and enable the review.
+//!    `subjectaccessreviews.authorization.k8s.io`). A user's Kubernetes
+//!    groups follow its name, `|`-separated
+//!    (`U0123ABCD=alice@example.com|sre-oncall|platform`, or
+//!    `{user: ..., groups: [...]}` in the approvers file); the review sends
+//!    them, so a RoleBinding to a Group counts. To let RBAC alone decide,
+//!    list `*=*` as approvers and enable the review: podmedic refuses to
+//!    start with a `*` approver *without* the review, since every member
+//!    of the workspace, guests included, could then approve.
 //!
 //! ## Generic webhook
 //!
@@ -272,8 +278,7 @@ impl ChatOpsConfig {
         };
         let mut slack_approvers = Approvers::parse(&self.slack_approvers).map_err(policy("--slack-approvers"))?;
         let mut webhook_approvers = Approvers::parse(&self.webhook_approvers).map_err(policy("--webhook-approvers"))?;
-        let mut slack_users: BTreeMap<String, String> =
-            policy::parse_user_map(&self.slack_users).map_err(policy("--slack-users"))?;
+        let mut identities = policy::parse_identities(&self.slack_users).map_err(policy("--slack-users"))?;
         if let Some(path) = &self.chatops_approvers_file {
             let shown = path.display().to_string();
             let text = std::fs::read_to_string(path)
@@ -283,8 +288,12 @@ impl ChatOpsConfig {
             let (s, w) = file.approvers().map_err(policy(&shown))?;
             slack_approvers.merge(s);
             webhook_approvers.merge(w);
-            slack_users.extend(file.slack.users);
+            identities.extend(file.identities().map_err(policy(&shown))?);
         }
+        let slack_users: BTreeMap<String, String> =
+            identities.iter().map(|(k, v)| (k.clone(), v.user.clone())).collect();
+        let slack_groups: BTreeMap<String, Vec<String>> =
+            identities.into_iter().filter(|(_, v)| !v.groups.is_empty()).map(|(k, v)| (k, v.groups)).collect();
 
         let inconsistent = |m: &str| Err(ChatOpsError::Inconsistent(m.to_owned()));
         if signing_secret.is_some() && slack_approvers.is_empty() {
@@ -302,6 +311,15 @@ impl ChatOpsConfig {
         }
         if self.slack_channel.is_some() && bot_token.is_none() {
             return inconsistent("--slack-channel needs a bot token (--slack-bot-token-file)");
+        }
+        let wildcards = slack_approvers.wildcard_namespaces();
+        if !wildcards.is_empty() && !self.chatops_subject_access_review {
+            return Err(ChatOpsError::Inconsistent(format!(
+                "the Slack approvers list `*` as a principal (in namespace {}): every member of the Slack workspace, \
+                 guests included, could approve. List Slack user and user-group ids instead, or turn on \
+                 --chatops-subject-access-review (with --slack-users) so that Kubernetes RBAC decides",
+                wildcards.join(", ")
+            )));
         }
         if self.chatops_subject_access_review && slack_users.is_empty() {
             return inconsistent(
@@ -330,6 +348,7 @@ impl ChatOpsConfig {
                 slack_signing_secret: signing_secret,
                 slack_approvers,
                 slack_users,
+                slack_groups,
                 slack_api_url: api_url,
                 slack_bot_token: bot_token,
                 webhook_secret,
@@ -446,6 +465,29 @@ mod tests {
         assert!(err(&["--slack-signing-secret", "s", "--slack-approvers", "A=U1"]).starts_with("--slack-approvers: "));
         assert!(err(&["--slack-signing-secret-file", "/nonexistent/podmedic"]).contains("cannot read secret file"));
         assert!(Cli::try_parse_from(["podmedic", "--slack-bot-token", "x", "--slack-bot-token-file", "/f"]).is_err());
+        // A wildcard approver without the review: anyone in the workspace could approve.
+        for approvers in ["*=*", "team-a=U1,*", "team-a=*"] {
+            let e = err(&["--slack-signing-secret", "s", "--slack-approvers", approvers]);
+            assert!(
+                e.contains("every member of the Slack workspace") && e.contains("--chatops-subject-access-review"),
+                "{e}"
+            );
+        }
+        let sar = parse(&[
+            "--slack-signing-secret",
+            "s",
+            "--slack-approvers",
+            "*=*",
+            "--chatops-subject-access-review",
+            "--slack-users",
+            "U1=alice|sre-oncall,U2=bob",
+        ])
+        .settings()
+        .unwrap()
+        .inbound;
+        assert_eq!(sar.slack_users["U1"], "alice");
+        assert_eq!(sar.slack_groups["U1"], ["sre-oncall"]);
+        assert!(!sar.slack_groups.contains_key("U2"));
         // Nothing configured is valid: ChatOps is simply off.
         let off = parse(&[]).settings().unwrap();
         assert!(off.notifier.slack.is_none() && off.notifier.webhook.is_none());

@@ -358,7 +358,7 @@ impl Notifier {
     /// Tells only the clicking user, via `response_url`, why their click did nothing.
     pub fn respond_ephemeral(&self, response_url: &str, text: &str) {
         let Some(shared) = &self.inner else { return };
-        let body = json!({"response_type": "ephemeral", "replace_original": false, "text": render::escape(text)});
+        let body = json!({"response_type": "ephemeral", "replace_original": false, "text": crate::sanitize::slack_inline(text)});
         shared.enqueue("slack", Job::Respond { url: response_url.to_owned(), body });
     }
 }

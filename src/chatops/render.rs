@@ -4,15 +4,23 @@
 //!
 //! Slack's limits are respected by construction: section texts at most
 //! [`SECTION_TEXT_LIMIT`] characters, a header at most 150, button values
-//! well under 2000. User-controlled text (log lines, summaries, the plan)
-//! is escaped for Slack's `mrkdwn` (`&`, `<`, `>`), so a log line cannot
-//! mention `@channel` or forge a link.
+//! well under 2000. Text that comes from a log (the summary, evidence
+//! lines, the plan's diff) or from a person (`decidedBy`, messages) is made
+//! inert for each channel by [`crate::sanitize`]: in Slack, `&<>` escaped,
+//! mentions broken, formatting characters replaced by look-alikes outside
+//! code, backtick runs broken inside code, and every mrkdwn object marked
+//! `verbatim` (Slack then links and mentions nothing by itself); in the
+//! generic webhook's Markdown `text`, punctuation backslash-escaped,
+//! mentions and bare URLs broken, code fences unbreakable. So a log line
+//! cannot mention `@channel`, forge a link or an image, add a fake
+//! "APPROVED" line or break out of a code block.
 
 use serde_json::{Value, json};
 
 use super::payload::{ACTION_APPROVE, ACTION_REJECT, ProposalRef};
 use crate::crd::{DecidedVia, Phase, RecoveryProposal};
 use crate::diagnosis::Source;
+use crate::sanitize;
 
 /// Slack's limit on a section block's text, in characters.
 pub const SECTION_TEXT_LIMIT: usize = 3000;
@@ -67,15 +75,17 @@ impl<'a> View<'a> {
             .collect()
     }
 
-    /// One line about the decision or state, `None` while waiting.
-    fn outcome(&self) -> Option<String> {
+    /// One line about the decision or state, `None` while waiting; `bold`
+    /// marks the phase and `inline` makes untrusted text inert for the
+    /// channel.
+    fn outcome_with(&self, bold: &str, inline: fn(&str) -> String) -> Option<String> {
         let status = self.p.status.as_ref()?;
         if status.phase == Phase::Proposed {
             return None;
         }
-        let mut line = format!("*{}*", status.phase.as_str());
+        let mut line = format!("{bold}{}{bold}", status.phase.as_str());
         if let Some(by) = &status.decided_by {
-            line.push_str(&format!(" by {}", escape(by)));
+            line.push_str(&format!(" by {}", inline(by)));
         }
         if let Some(via) = status.decided_via {
             line.push_str(&format!(" via {}", via.as_str()));
@@ -84,9 +94,14 @@ impl<'a> View<'a> {
             line.push_str(&format!(" at {}", at.0));
         }
         if !status.message.is_empty() && status.decided_by.is_none() {
-            line.push_str(&format!(": {}", escape(&status.message)));
+            line.push_str(&format!(": {}", inline(&status.message)));
         }
         Some(line)
+    }
+
+    /// [`View::outcome_with`] for Slack mrkdwn.
+    fn outcome(&self) -> Option<String> {
+        self.outcome_with("*", sanitize::slack_inline)
     }
 }
 
@@ -100,12 +115,12 @@ pub fn slack_message(p: &RecoveryProposal) -> Value {
     let d = &spec.diagnosis;
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": truncate_chars(&v.title(), HEADER_LIMIT)}}),
-        json!({"type": "section", "text": mrkdwn(&escape(&d.summary))}),
+        json!({"type": "section", "text": mrkdwn(&truncate_chars(&sanitize::slack_inline(&d.summary), SECTION_TEXT_LIMIT))}),
         json!({"type": "section", "fields": [
-            mrkdwn(&format!("*Workload*\n{} `{}`", escape(&spec.target.kind), escape(&spec.target.name))),
-            mrkdwn(&format!("*Class*\n`{}`{}", d.class.as_str(), if d.subclass.is_empty() { String::new() } else { format!(" / {}", escape(&d.subclass)) })),
+            mrkdwn(&format!("*Workload*\n{} `{}`", sanitize::slack_inline(&spec.target.kind), sanitize::slack_inline(&spec.target.name))),
+            mrkdwn(&format!("*Class*\n`{}`{}", d.class.as_str(), if d.subclass.is_empty() { String::new() } else { format!(" / {}", sanitize::slack_inline(&d.subclass)) })),
             mrkdwn(&format!("*Confidence*\n{} ({})", v.confidence(), source_str(d.source))),
-            mrkdwn(&format!("*Pod*\n`{}` / `{}`", escape(&spec.pod), escape(&spec.container))),
+            mrkdwn(&format!("*Pod*\n`{}` / `{}`", sanitize::slack_inline(&spec.pod), sanitize::slack_inline(&spec.container))),
             mrkdwn(&format!("*Phase*\n{}", v.phase.as_str())),
             mrkdwn(&format!("*Expires*\n{}", spec.expires_at.0)),
         ]}),
@@ -134,11 +149,18 @@ pub fn slack_message(p: &RecoveryProposal) -> Value {
         "`kubectl -n {ns} get rxp {name}` · hash `{hash}`",
         ns = v.namespace, name = v.name, hash = short_hash(&spec.content_hash),
     ), SECTION_TEXT_LIMIT))]}));
+    // The notification text: shown in push notifications and by clients
+    // without Block Kit, so it is made inert the same way.
     let text = match v.outcome() {
-        None => format!("{}: {} ({} confidence). Approve or reject.", v.title(), d.summary, v.confidence()),
-        Some(outcome) => format!("{}: {}", v.title(), outcome.replace('*', "")),
+        None => format!(
+            "{}: {} ({} confidence). Approve or reject.",
+            sanitize::slack_inline(&v.title()),
+            sanitize::slack_inline(&d.summary),
+            v.confidence()
+        ),
+        Some(outcome) => format!("{}: {}", sanitize::slack_inline(&v.title()), outcome.replace('*', "")),
     };
-    json!({"text": truncate_chars(&escape(&text), SECTION_TEXT_LIMIT), "blocks": blocks})
+    json!({"text": truncate_chars(&text, SECTION_TEXT_LIMIT), "blocks": blocks})
 }
 
 fn buttons(v: &View<'_>) -> Value {
@@ -150,7 +172,7 @@ fn buttons(v: &View<'_>) -> Value {
     json!({"type": "actions", "block_id": "podmedic:actions", "elements": [
         {"type": "button", "action_id": ACTION_APPROVE, "style": "primary", "value": value,
          "text": {"type": "plain_text", "text": "Approve"},
-         "confirm": {"title": {"type": "plain_text", "text": "Approve this fix?"}, "text": mrkdwn(&escape(&question)),
+         "confirm": {"title": {"type": "plain_text", "text": "Approve this fix?"}, "text": mrkdwn(&sanitize::slack_inline(&question)),
                      "confirm": {"type": "plain_text", "text": "Approve"}, "deny": {"type": "plain_text", "text": "Cancel"}}},
         {"type": "button", "action_id": ACTION_REJECT, "style": "danger", "value": value,
          "text": {"type": "plain_text", "text": "Reject"}},
@@ -166,19 +188,22 @@ pub fn webhook_message(p: &RecoveryProposal) -> Value {
     let spec = &p.spec;
     let d = &spec.diagnosis;
     let status = p.status.as_ref();
+    // Markdown: every untrusted text escaped (inline) or fenced unbreakably.
     let mut text = format!(
         "**{}**\n{}\n\nconfidence {} ({}), phase {}",
+        // Class id and Kubernetes names (DNS labels): nothing to escape.
         v.title(),
-        d.summary,
+        sanitize::markdown_inline(&d.summary),
         v.confidence(),
         source_str(d.source),
         v.phase.as_str()
     );
     if let Some(plan) = &spec.plan {
-        text.push_str(&format!("\n\n```\n{}\n```", truncate_chars(&plan_text(plan), SECTION_TEXT_LIMIT)));
+        let plan = sanitize::markdown_code(&truncate_chars(&plan_text(plan), SECTION_TEXT_LIMIT));
+        text.push_str(&format!("\n\n```\n{plan}\n```"));
     }
-    if let Some(outcome) = v.outcome() {
-        text.push_str(&format!("\n\n{}", outcome.replace('*', "**")));
+    if let Some(outcome) = v.outcome_with("**", sanitize::markdown_inline) {
+        text.push_str(&format!("\n\n{outcome}"));
     }
     let actions: Vec<Value> = if v.phase == Phase::Proposed {
         ["approve", "reject"]
@@ -237,14 +262,16 @@ pub fn plan_text(plan: &crate::playbook::Plan) -> String {
 /// `title` then `body` in a code block, cut so the whole stays within
 /// [`SECTION_TEXT_LIMIT`] characters (and escaped for mrkdwn).
 fn code_section(title: &str, body: &str) -> String {
-    // Fences cannot be closed early by the body: a ``` inside is broken up.
-    let body = escape(&body.replace("```", "`\u{200b}``"));
+    // Fences cannot be closed early by the body: no two backticks stay adjacent.
+    let body = sanitize::slack_code(body);
     let room = SECTION_TEXT_LIMIT - title.chars().count() - "\n```\n\n```".len();
     format!("{title}\n```\n{}\n```", truncate_chars(&body, room))
 }
 
+/// A mrkdwn text object. `verbatim`: Slack does not turn URLs, channel
+/// names or `@here` in it into links or mentions by itself.
 fn mrkdwn(text: &str) -> Value {
-    json!({"type": "mrkdwn", "text": text})
+    json!({"type": "mrkdwn", "text": text, "verbatim": true})
 }
 
 /// Escapes the three characters Slack's mrkdwn gives meaning to.
@@ -357,6 +384,66 @@ pub(crate) mod tests {
         assert_eq!(plan.matches("```").count(), 2, "fences are not closed early");
     }
 
+    /// Regression (issue 11): log text went raw into the webhook's
+    /// Markdown and could link, mention and forge an outcome in Slack.
+    #[test]
+    fn hostile_log_text_is_inert_in_slack_and_markdown() {
+        let hostile = "<!channel> <http://evil.example|login> @here @channel **APPROVED by sre-oncall** *Approved* \
+                       ![x](http://evil.example/i.png) [docs](http://evil.example) www.evil.example ~x~ _y_ `z` \
+                       ```\n# heading\n```";
+        let mut p = proposal("team-a", "rxp-1");
+        p.spec.diagnosis.summary = hostile.replace('\n', " ");
+        p.spec.diagnosis.evidence[0].text = hostile.into();
+        if let Some(plan) = p.spec.plan.as_mut() {
+            plan.steps.truncate(1);
+            plan.steps[0].diff = Some(hostile.into());
+        }
+        p.status = Some(RecoveryProposalStatus {
+            phase: Phase::Rejected,
+            decided_by: Some("*mallory* <!here>".into()),
+            decided_via: Some(DecidedVia::Annotation),
+            ..Default::default()
+        });
+        let slack = slack_message(&p);
+        for block in slack["blocks"].as_array().unwrap() {
+            for t in texts(block) {
+                for bad in ["<!channel>", "<!here>", "<http", "@here", "@channel"] {
+                    assert!(!t.contains(bad), "{bad:?} in {t:?}");
+                }
+                let outside_code: String = t.split("```").step_by(2).collect();
+                assert!(!outside_code.contains("**") && !outside_code.contains("*mallory*"), "{t:?}");
+                assert_eq!(t.matches("```").count() % 2, 0, "a code block was broken out of: {t:?}");
+            }
+        }
+        // Every mrkdwn object is verbatim: Slack links and mentions nothing by itself.
+        let json = slack.to_string();
+        assert_eq!(json.matches("\"type\":\"mrkdwn\"").count(), json.matches("\"verbatim\":true").count());
+        assert!(!slack["text"].as_str().unwrap().contains("<!channel>"));
+
+        let md = webhook_message(&p)["text"].as_str().unwrap().to_owned();
+        let (prose, code) = {
+            let parts: Vec<&str> = md.split("```").collect();
+            assert_eq!(parts.len(), 3, "exactly one code block: {md}");
+            (format!("{}{}", parts[0], parts[2]), parts[1].to_owned())
+        };
+        for bad in [
+            "<!channel>",
+            "](",
+            "![",
+            "**APPROVED",
+            "*Approved*",
+            "@here",
+            "@channel",
+            "www.evil",
+            "://evil",
+            "*mallory*",
+        ] {
+            assert!(!prose.contains(bad), "{bad:?} in {prose:?}");
+        }
+        assert!(prose.contains("**Rejected**"), "podmedic's own outcome stays bold: {prose}");
+        assert!(!code.contains("``") && !code.contains("@here"), "{code:?}");
+    }
+
     #[test]
     fn webhook_message_carries_the_same_content() {
         let p = proposal("team-a", "rxp-1");
@@ -370,5 +457,6 @@ pub(crate) mod tests {
             json!({"decision": "approve", "namespace": "team-a", "name": "rxp-1", "contentHash": "9c1e5d"})
         );
         assert!(hook["text"].as_str().unwrap().starts_with("**podmedic: kv-cache-oom in team-a/vllm**"));
+        assert!(hook["text"].as_str().unwrap().contains("only 20144 fit"));
     }
 }

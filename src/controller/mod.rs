@@ -14,10 +14,16 @@
 //! Losing the Lease cancels both loops at their next await point; since all
 //! progress lives in proposal statuses, the next leader resumes where this
 //! one stopped (see [`execute`] for the guarantees).
+//!
+//! No pod can take the process down: each crash is handled inside
+//! [`guard::catch`], so a panic while handling one pod is that pod's error
+//! (logged, counted as `podmedic_reconcile_errors_total{code="panic"}`);
+//! the proposal reconciler is restarted after a panic (see [`guard`]).
 
 pub mod config;
 pub mod execute;
 pub mod gather;
+pub mod guard;
 pub mod machine;
 pub mod propose;
 pub mod stall;
@@ -121,10 +127,31 @@ impl Context {
 
 /// Runs both loops until one fails or the future is dropped.
 pub async fn run_loops(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + 'static) {
-    let proposals = execute::run(ctx.clone());
+    let proposals = proposal_loop(ctx.clone());
     let crashes = crash_pipeline(ctx.clone(), on_ready);
     let stalls = stall::run(ctx.clone());
     tokio::join!(proposals, crashes, stalls);
+}
+
+/// The proposal reconciler, restarted after a panic (counted and logged)
+/// with a growing pause, so that no proposal can crash the process.
+async fn proposal_loop(ctx: Arc<Context>) {
+    let mut pause = Duration::from_secs(1);
+    loop {
+        match guard::catch(execute::run(ctx.clone())).await {
+            Ok(()) => return,
+            Err(message) => {
+                tracing::error!(panic = %message, "the proposal reconciler panicked; restarting it in {pause:?}");
+                count_panic(&ctx);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+}
+
+fn count_panic(ctx: &Context) {
+    ctx.metrics.reconcile_errors.get_or_create(&crate::metrics::CodeLabel { code: guard::PANIC_CODE }).inc();
 }
 
 /// The API handles for `K` in the watched scope: one per listed namespace,
@@ -180,13 +207,20 @@ async fn crash_pipeline(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + '
         async move {
             match ev {
                 Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) => {
-                    let crash = watch::crash_of(&pod, ctx.config.restart_threshold)?;
-                    ctx.seen.lock().expect("seen lock").first_time(&crash).then_some(crash)
+                    let crash = match guard::catch_sync(|| watch::crash_of(&pod, ctx.config.restart_threshold)) {
+                        Ok(crash) => crash?,
+                        Err(message) => {
+                            warn!(namespace = %pod.namespace().unwrap_or_default(), pod = %pod.name_any(), panic = %message, "reading a pod's status panicked");
+                            count_panic(&ctx);
+                            return None;
+                        }
+                    };
+                    ctx.seen.lock().unwrap_or_else(|e| e.into_inner()).first_time(&crash).then_some(crash)
                 }
                 Ok(watcher::Event::Delete(pod)) => {
                     ctx.seen
                         .lock()
-                        .expect("seen lock")
+                        .unwrap_or_else(|e| e.into_inner())
                         .forget_pod(&pod.namespace().unwrap_or_default(), &pod.name_any());
                     None
                 }
@@ -207,9 +241,17 @@ async fn crash_pipeline(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + '
         .for_each_concurrent(CRASH_CONCURRENCY, |crash| {
             let ctx = ctx.clone();
             async move {
-                if let Err(e) = handle_crash(&ctx, &crash).await {
-                    warn!(namespace = %crash.namespace, pod = %crash.pod, error = %crate::util::error_chain(&e), "could not handle crash");
-                    ctx.metrics.reconcile_errors.get_or_create(&crate::metrics::CodeLabel { code: e.code() }).inc();
+                // One pod's failure, panic included, is that pod's error.
+                match guard::catch(handle_crash(&ctx, &crash)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        warn!(namespace = %crash.namespace, pod = %crash.pod, error = %crate::util::error_chain(&e), "could not handle crash");
+                        ctx.metrics.reconcile_errors.get_or_create(&crate::metrics::CodeLabel { code: e.code() }).inc();
+                    }
+                    Err(message) => {
+                        tracing::error!(namespace = %crash.namespace, pod = %crash.pod, panic = %message, "handling a crash panicked; the pod is skipped");
+                        count_panic(&ctx);
+                    }
                 }
             }
         })
@@ -260,6 +302,7 @@ impl CrashError {
 #[instrument(skip(ctx, crash), fields(namespace = %crash.namespace, pod = %crash.pod, container = %crash.container))]
 pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outcome, CrashError> {
     ctx.metrics.pod_events.get_or_create(&KindLabel { kind: crash.kind.as_str() }).inc();
+    guard::failpoint("panic-handling-pod", &crash.pod);
     let api: Api<RecoveryProposal> = Api::namespaced(ctx.client.clone(), &crash.namespace);
     // The metrics need only the crash's labels and time: read them while
     // the evidence is gathered, so a responsive Prometheus adds no latency.

@@ -124,6 +124,9 @@ instead of crash-looping the controller. Renders nothing.
 {{- if and $c.webhook.approvers (not (and $c.existingSecret $k.webhookSecret)) -}}
 {{- fail "chatops.webhook.approvers needs the webhook secret: chatops.existingSecret and chatops.keys.webhookSecret" -}}
 {{- end -}}
+{{- if and (regexMatch "(^|[=,;])\\s*\\*\\s*([,;]|$)" (include "podmedic.approvers" $c.slack.approvers)) (not $c.subjectAccessReview) -}}
+{{- fail "chatops.slack.approvers lists \"*\" as an approver: every member of the Slack workspace, guests included, could approve. List Slack user and user-group ids, or set chatops.subjectAccessReview=true (with chatops.slack.users) so that Kubernetes RBAC decides" -}}
+{{- end -}}
 {{- if and $c.subjectAccessReview (not $c.slack.users) (not $file) -}}
 {{- fail "chatops.subjectAccessReview needs Slack users mapped to Kubernetes users: chatops.slack.users or chatops.approversFile" -}}
 {{- end -}}
