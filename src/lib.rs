@@ -12,6 +12,7 @@ pub mod crd;
 pub mod diagnosis;
 pub mod embedded;
 pub mod evidence;
+pub mod llm;
 pub mod logtext;
 pub mod metrics;
 pub mod playbook;

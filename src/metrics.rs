@@ -16,6 +16,8 @@
 //! | `podmedic_circuit_breaker_open` | gauge | — |
 //! | `podmedic_leader` | gauge | — |
 //! | `podmedic_notifications_total` | counter | `channel`, `result` |
+//! | `podmedic_llm_requests_total` | counter | `outcome` = accepted, rejected, timeout, error, budget; `trigger` = abstained, disagreement |
+//! | `podmedic_llm_request_seconds` | histogram | — |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -81,6 +83,15 @@ pub struct ChannelLabels {
     pub result: &'static str,
 }
 
+/// Label set `{outcome, trigger}` of second opinions.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LlmLabels {
+    /// accepted, rejected, timeout, error, budget.
+    pub outcome: &'static str,
+    /// abstained, disagreement.
+    pub trigger: &'static str,
+}
+
 /// podmedic's metrics, registered in a registry it owns.
 #[derive(Clone)]
 pub struct Metrics {
@@ -108,6 +119,10 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Outbound notifications.
     pub notifications: Family<ChannelLabels, Counter>,
+    /// Second opinions asked of the operator's model, by outcome.
+    pub llm_requests: Family<LlmLabels, Counter>,
+    /// How long each second opinion took (failed ones included).
+    pub llm_request_seconds: Histogram,
 }
 
 impl Metrics {
@@ -126,6 +141,8 @@ impl Metrics {
             circuit_breaker_open: Gauge::default(),
             leader: Gauge::default(),
             notifications: Family::default(),
+            llm_requests: Family::default(),
+            llm_request_seconds: Histogram::new([0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0]),
         };
         let r = registry.sub_registry_with_prefix("podmedic");
         r.register("pod_events", "Crash events seen on watched pods", m.pod_events.clone());
@@ -148,6 +165,16 @@ impl Metrics {
         );
         r.register("leader", "1 while this replica holds the leader lease", m.leader.clone());
         r.register("notifications", "Outbound ChatOps notifications by channel and result", m.notifications.clone());
+        r.register(
+            "llm_requests",
+            "Second opinions asked of the operator's model, by outcome and trigger",
+            m.llm_requests.clone(),
+        );
+        r.register(
+            "llm_request_seconds",
+            "Seconds each second opinion of the operator's model took",
+            m.llm_request_seconds.clone(),
+        );
         m
     }
 }

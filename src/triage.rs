@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use serde::Serialize;
 
 use crate::class::FailureClass;
-use crate::diagnosis::{Diagnosis, Source};
+use crate::diagnosis::Diagnosis;
 use crate::evidence::{ContainerFacts, EventFacts, Evidence};
 use crate::logtext::{self, LogTail};
 
@@ -120,6 +120,9 @@ pub struct Report {
     pub container: Option<ContainerFacts>,
     /// The log window.
     pub log: LogInfo,
+    /// The operator's model's labelled second opinion (`--llm-url`); null
+    /// when it was not asked.
+    pub llm: Option<crate::llm::Opinion>,
 }
 
 impl Report {
@@ -134,6 +137,7 @@ impl Report {
                 total_lines: ev.log.total_lines,
                 cut_lines: ev.log.cut_lines,
             },
+            llm: None,
         }
     }
 
@@ -150,7 +154,7 @@ impl Report {
             paint(class_color, d.class.as_str()),
             sub,
             d.confidence,
-            source_str(d.source)
+            d.source.as_str()
         );
         let _ = writeln!(out, "{}", d.summary);
         if !d.evidence.is_empty() {
@@ -171,19 +175,24 @@ impl Report {
         if let Some(m) = &d.model {
             let _ = writeln!(out, "{} {} ({:.2})", paint("1", "Classifier"), m.class, m.probability);
         }
+        if let Some(op) = &self.llm {
+            // The model's text was cleaned of control characters when it was checked.
+            let _ = writeln!(out, "\n{} ({}; {})", paint("1", "Second opinion"), op.model, op.label);
+            let _ = writeln!(out, "  {}", op.headline());
+            if op.accepted {
+                if !op.suggestion.is_empty() {
+                    let _ = writeln!(out, "  suggestion: {}", op.suggestion);
+                }
+                if !op.cited_lines.is_empty() {
+                    let lines: Vec<String> = op.cited_lines.iter().map(usize::to_string).collect();
+                    let _ = writeln!(out, "  cites line(s) {}", lines.join(", "));
+                }
+            }
+        }
         if let Some(plan) = &self.plan {
             let _ = writeln!(out, "\n{}", paint("1", "Proposed plan"));
             let _ = writeln!(out, "{}", crate::util::indent(&plan.to_text(), "  "));
         }
         out
-    }
-}
-
-fn source_str(s: Source) -> &'static str {
-    match s {
-        Source::Signature => "signature",
-        Source::Model => "model",
-        Source::Both => "both",
-        Source::None => "none",
     }
 }

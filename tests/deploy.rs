@@ -766,6 +766,7 @@ fn proposal(name: &str) -> RecoveryProposal {
                         .into(),
                 }],
                 captures: BTreeMap::from([("kv_tokens".into(), "20144".into())]),
+                llm: None,
             },
             plan: Some(json!({"steps": [{"id": "lower-max-model-len", "action": "patch-args"}]})),
             content_hash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),

@@ -114,6 +114,10 @@ pub fn slack_message(p: &RecoveryProposal) -> Value {
     if !evidence.is_empty() {
         blocks.push(json!({"type": "section", "text": mrkdwn(&code_section("*Evidence*", &evidence.join("\n")))}));
     }
+    if let Some(op) = &d.llm {
+        blocks
+            .push(json!({"type": "section", "text": mrkdwn(&truncate_chars(&llm_text(op, true), SECTION_TEXT_LIMIT))}));
+    }
     match &spec.plan {
         Some(plan) => blocks
             .push(json!({"type": "section", "text": mrkdwn(&code_section("*Proposed change*", &plan_text(plan)))})),
@@ -174,6 +178,9 @@ pub fn webhook_message(p: &RecoveryProposal) -> Value {
         source_str(d.source),
         v.phase.as_str()
     );
+    if let Some(op) = &d.llm {
+        text.push_str(&format!("\n\n{}", truncate_chars(&llm_text(op, false), SECTION_TEXT_LIMIT).replace('*', "**")));
+    }
     if let Some(plan) = &spec.plan {
         text.push_str(&format!("\n\n```\n{}\n```", truncate_chars(&plan_text(plan), SECTION_TEXT_LIMIT)));
     }
@@ -209,6 +216,7 @@ pub fn webhook_message(p: &RecoveryProposal) -> Value {
             "source": source_str(d.source),
             "summary": d.summary,
             "evidence": d.evidence.iter().take(MAX_EVIDENCE_LINES).collect::<Vec<_>>(),
+            "llm": d.llm,
         },
         "plan": spec.plan,
         "planText": spec.plan.as_ref().map(|p| truncate_chars(&plan_text(p), SECTION_TEXT_LIMIT)),
@@ -218,6 +226,31 @@ pub fn webhook_message(p: &RecoveryProposal) -> Value {
         "actions": actions,
         "text": text,
     })
+}
+
+/// The operator's model's second opinion, labelled as such; its text is
+/// model output, escaped for mrkdwn when `escaped` (Slack).
+fn llm_text(op: &crate::crd::LlmOpinion, escaped: bool) -> String {
+    let esc = |s: &str| if escaped { escape(s) } else { s.to_owned() };
+    let mut out = format!(
+        "*Second opinion of the operator's model* (`{}`; advice only, not verified by podmedic)\n",
+        esc(&op.model)
+    );
+    match (&op.class, op.accepted) {
+        (Some(c), true) => {
+            let sub = if op.subclass.is_empty() { String::new() } else { format!(" / {}", esc(&op.subclass)) };
+            out.push_str(&format!("`{}`{sub}: {}", c.as_str(), esc(&op.summary)));
+            if !op.suggestion.is_empty() {
+                out.push_str(&format!("\nSuggestion: {}", esc(&op.suggestion)));
+            }
+            if !op.cited_lines.is_empty() {
+                let lines: Vec<String> = op.cited_lines.iter().map(usize::to_string).collect();
+                out.push_str(&format!("\nCites log line(s) {}", lines.join(", ")));
+            }
+        }
+        _ => out.push_str(&format!("_Not used: {}_", esc(&op.reason))),
+    }
+    out
 }
 
 /// A plan as text: each step's `diff` when the steps have them (`# id
@@ -285,6 +318,7 @@ fn source_str(s: Source) -> &'static str {
         Source::Model => "model",
         Source::Both => "signature+model",
         Source::None => "none",
+        Source::Llm => "the operator's model",
     }
 }
 

@@ -112,6 +112,10 @@ pub struct ControllerConfig {
     /// ChatOps (Slack, generic webhook).
     #[command(flatten)]
     pub chatops: crate::chatops::ChatOpsConfig,
+
+    /// The operator's model's second opinion when podmedic abstains (off by default).
+    #[command(flatten)]
+    pub llm: crate::llm::LlmArgs,
 }
 
 /// Whether an API server of this version serves streaming lists (the

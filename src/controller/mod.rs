@@ -35,7 +35,7 @@ use tracing::{info, instrument, warn};
 
 use crate::crd::RecoveryProposal;
 use crate::diagnosis::{Classifier, FusionConfig, diagnose};
-use crate::metrics::{DiagnosisLabels, KindLabel, Metrics};
+use crate::metrics::{DiagnosisLabels, KindLabel, LlmLabels, Metrics};
 use crate::playbook::{PlaybookSet, Policy};
 use crate::signatures::SignatureSet;
 pub use config::ControllerConfig;
@@ -68,6 +68,9 @@ pub struct Context {
     pub limits: execute::Limits,
     /// Announces proposals and their phase changes in chat (never blocks).
     pub notifier: crate::chatops::Notifier,
+    /// The operator's model, asked for a second opinion when podmedic
+    /// abstains (`--llm-url`); `None` when off.
+    pub llm: Option<Arc<crate::llm::Llm>>,
 }
 
 impl Context {
@@ -94,6 +97,7 @@ impl Context {
             seen: Mutex::new(Seen::default()),
             limits,
             notifier: crate::chatops::Notifier::disabled(),
+            llm: None,
         }
     }
 }
@@ -258,16 +262,38 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
     if gathered.evidence.probe_kill().is_some() {
         ctx.metrics.pod_events.get_or_create(&KindLabel { kind: "probe_kill" }).inc();
     }
+    let opinion = match &ctx.llm {
+        Some(llm) => llm.consult(&gathered.evidence, &diagnosis).await,
+        None => None,
+    };
+    if let Some(op) = &opinion {
+        ctx.metrics
+            .llm_requests
+            .get_or_create(&LlmLabels { outcome: op.outcome.as_str(), trigger: op.trigger.as_str() })
+            .inc();
+        ctx.metrics.llm_request_seconds.observe(op.latency_ms as f64 / 1000.0);
+        info!(outcome = op.outcome.as_str(), model = %op.model, latency_ms = op.latency_ms, reason = op.reason.as_deref().unwrap_or(""), "second opinion");
+        crate::llm::adopt(&mut diagnosis, op);
+    }
     ctx.metrics
         .diagnoses
-        .get_or_create(&DiagnosisLabels { class: diagnosis.class.as_str(), source: source_label(diagnosis.source) })
+        .get_or_create(&DiagnosisLabels { class: diagnosis.class.as_str(), source: diagnosis.source.as_str() })
         .inc();
     let (plan_input, existing) = tokio::join!(plan_input(ctx, &diagnosis, &gathered, &crash.namespace), existing);
     let existing = existing.map_err(CrashError::Propose)?;
     let plan = plan_for(ctx, &diagnosis, &gathered, plan_input?, &existing);
     let plan = plan.map(|p| serde_json::to_value(p).unwrap_or_default());
     let node = gathered.pod.spec.as_ref().and_then(|s| s.node_name.clone());
-    let spec = propose::build_spec(&gathered.owner, crash, node, &diagnosis, plan, &ctx.config, Timestamp::now());
+    let spec = propose::build_spec(
+        &gathered.owner,
+        crash,
+        node,
+        &diagnosis,
+        opinion.as_ref(),
+        plan,
+        &ctx.config,
+        Timestamp::now(),
+    );
     let pod_ref = gathered.pod.object_ref(&());
     let outcome = propose::propose(&api, &ctx.recorder, spec, &pod_ref, ctx.config.cooldown, &existing)
         .await
@@ -339,15 +365,6 @@ fn plan_for(
         }
     }
     ctx.playbooks.plan(diagnosis, workload.as_ref(), &pc)
-}
-
-fn source_label(s: crate::diagnosis::Source) -> &'static str {
-    match s {
-        crate::diagnosis::Source::Signature => "signature",
-        crate::diagnosis::Source::Model => "model",
-        crate::diagnosis::Source::Both => "both",
-        crate::diagnosis::Source::None => "none",
-    }
 }
 
 /// Waits for leadership (when enabled), runs the loops while it lasts, and

@@ -62,6 +62,7 @@ pub fn build_spec(
     crash: &Crash,
     node: Option<String>,
     diagnosis: &Diagnosis,
+    llm: Option<&crate::llm::Opinion>,
     plan: Option<serde_json::Value>,
     config: &ControllerConfig,
     now: Timestamp,
@@ -83,6 +84,7 @@ pub fn build_spec(
             summary: diagnosis.summary.clone(),
             evidence: diagnosis.evidence.clone(),
             captures: diagnosis.captures.clone(),
+            llm: llm.map(crate::crd::LlmOpinion::from),
         },
         plan,
         content_hash,
@@ -188,13 +190,20 @@ async fn count_occurrence(
 /// in the background: they are not on the crash → proposal path).
 fn announce(recorder: &Recorder, rxp: &RecoveryProposal, pod: &ObjectReference) {
     let d = &rxp.spec.diagnosis;
-    let note = format!(
+    let mut note = format!(
         "{} ({}, confidence {:.2}): {}",
         d.class,
         if d.subclass.is_empty() { "-" } else { &d.subclass },
         d.confidence,
         crate::util::truncate(&d.summary, 700)
     );
+    if let Some(op) = d.llm.as_ref().filter(|op| d.source != crate::diagnosis::Source::Llm || !op.accepted) {
+        let said = match (&op.class, op.accepted) {
+            (Some(c), true) => format!("{c}: {}", crate::util::truncate(&op.summary, 200)),
+            _ => format!("not used: {}", crate::util::truncate(&op.reason, 200)),
+        };
+        note.push_str(&format!(" Second opinion of the operator's model ({}): {said}", op.model));
+    }
     let rxp_ref = rxp.object_ref(&());
     let (recorder, pod) = (recorder.clone(), pod.clone());
     tokio::spawn(async move {
@@ -222,6 +231,7 @@ fn announce(recorder: &Recorder, rxp: &RecoveryProposal, pod: &ObjectReference) 
         "confidence": d.confidence,
         "source": d.source,
         "summary": d.summary,
+        "llm": d.llm,
         "dryRun": rxp.spec.dry_run,
         "plan": rxp.spec.plan,
     });
