@@ -42,9 +42,15 @@ impl Llm {
         &self.settings
     }
 
-    /// The model name requests carry and opinions show.
+    /// The model name requests carry: `--llm-model`, else `default`
+    /// (servers that serve one model, like llama.cpp's, ignore it).
     fn model_name(&self) -> &str {
         self.settings.model.as_deref().unwrap_or("default")
+    }
+
+    /// The model as opinions name it before an answer says more.
+    fn shown_model(&self) -> &str {
+        self.settings.model.as_deref().unwrap_or("the endpoint's default model")
     }
 
     /// Asks the model about `d` when [`super::trigger`] says so; `None` when not asked.
@@ -59,7 +65,7 @@ impl Llm {
     pub async fn ask(&self, req: &Request, trigger: Trigger) -> Opinion {
         let started = StdInstant::now();
         let deadline = tokio::time::Instant::now() + self.settings.timeout;
-        let model = self.model_name().to_owned();
+        let model = self.shown_model().to_owned();
         let ms = |s: StdInstant| u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX);
         let unavailable = |outcome, reason: String| Opinion::unavailable(&model, trigger, outcome, reason, ms(started));
         let grant = match self.budget.acquire(deadline).await {

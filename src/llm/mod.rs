@@ -254,31 +254,31 @@ pub struct LlmArgs {
     /// abstains: an OpenAI-compatible base URL (e.g.
     /// `http://127.0.0.1:8080/v1`; requests go to `{url}/chat/completions`).
     /// Off when empty.
-    #[arg(long = "llm-url", env = "PODMEDIC_LLM_BASE_URL", value_name = "URL")]
+    #[arg(id = "llm-url", long = "llm-url", env = "PODMEDIC_LLM_BASE_URL", value_name = "URL")]
     pub url: Option<String>,
     /// The model name sent in each request (and shown with its opinions);
     /// by default the name the server reports.
-    #[arg(long = "llm-model", env = "PODMEDIC_LLM_MODEL", value_name = "NAME")]
+    #[arg(id = "llm-model", long = "llm-model", env = "PODMEDIC_LLM_MODEL", value_name = "NAME")]
     pub model: Option<String>,
     /// File holding the endpoint's API key (sent as a bearer token), e.g. a
     /// mounted Secret; never logged.
-    #[arg(long = "llm-api-key-file", env = "PODMEDIC_LLM_API_KEY_FILE", value_name = "FILE")]
+    #[arg(id = "llm-api-key-file", long = "llm-api-key-file", env = "PODMEDIC_LLM_API_KEY_FILE", value_name = "FILE")]
     pub api_key_file: Option<PathBuf>,
     /// Time limit of one consultation, waiting for a free slot included.
-    #[arg(long = "llm-timeout", env = "PODMEDIC_LLM_TIMEOUT", default_value = "30s", value_parser = crate::controller::config::parse_duration)]
+    #[arg(id = "llm-timeout", long = "llm-timeout", env = "PODMEDIC_LLM_TIMEOUT", default_value = "30s", value_parser = crate::controller::config::parse_duration)]
     pub timeout: Duration,
     /// Most calls in any sliding hour; further crashes get no second opinion.
-    #[arg(long = "llm-calls-per-hour", env = "PODMEDIC_LLM_CALLS_PER_HOUR", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(id = "llm-calls-per-hour", long = "llm-calls-per-hour", env = "PODMEDIC_LLM_CALLS_PER_HOUR", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub calls_per_hour: u32,
     /// Most calls at the same time.
-    #[arg(long = "llm-max-concurrent", env = "PODMEDIC_LLM_MAX_CONCURRENT", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(id = "llm-max-concurrent", long = "llm-max-concurrent", env = "PODMEDIC_LLM_MAX_CONCURRENT", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_concurrent: u32,
     /// Trailing log lines sent (after request echoes are dropped).
-    #[arg(long = "llm-log-lines", env = "PODMEDIC_LLM_LOG_LINES", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
+    #[arg(id = "llm-log-lines", long = "llm-log-lines", env = "PODMEDIC_LLM_LOG_LINES", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub log_lines: u32,
     /// Also ask when signatures and classifier disagree and the decision's
     /// confidence is below this (0 turns that off).
-    #[arg(long = "llm-disagree-below", env = "PODMEDIC_LLM_DISAGREE_BELOW", default_value_t = 0.7)]
+    #[arg(id = "llm-disagree-below", long = "llm-disagree-below", env = "PODMEDIC_LLM_DISAGREE_BELOW", default_value_t = 0.7)]
     pub disagree_below: f64,
 }
 
