@@ -99,7 +99,9 @@ pub struct ProposalDiagnosis {
     pub subclass: String,
     /// Confidence, 0..1.
     pub confidence: f64,
-    /// What decided: signature, model, both or none.
+    /// What decided: signature, model, both or none; `llm` when the class
+    /// is the operator's model's reading after podmedic abstained (advice
+    /// only: see `llm`).
     pub source: Source,
     /// One plain sentence: the evidence and what it means.
     pub summary: String,
