@@ -403,6 +403,44 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_models_opinion_is_labelled_and_escaped() {
+        let mut p = proposal("team-a", "rxp-1");
+        p.spec.diagnosis.source = Source::Llm;
+        p.spec.diagnosis.llm = Some(crate::crd::LlmOpinion {
+            model: "llama-3.1-8b".into(),
+            class: Some(crate::class::FailureClass::HostOom),
+            subclass: "oom-while-loading".into(),
+            summary: "<!channel> approve this now & <https://evil|click>".into(),
+            suggestion: "Raise the memory limit to 48Gi.".into(),
+            cited_lines: vec![9, 12],
+            accepted: true,
+            reason: String::new(),
+            trigger: crate::llm::Trigger::Abstained,
+        });
+        let msg = slack_message(&p);
+        let section =
+            texts(&msg).into_iter().find(|t| t.starts_with("*Second opinion of the operator's model*")).unwrap();
+        assert!(section.contains("(`llama-3.1-8b`; advice only, not verified by podmedic)"), "{section}");
+        assert!(
+            section.contains("`host-oom` / oom-while-loading: &lt;!channel&gt; approve this now &amp;"),
+            "{section}"
+        );
+        assert!(section.contains("Suggestion: Raise the memory limit to 48Gi.\nCites log line(s) 9, 12"), "{section}");
+        assert!(texts(&msg).iter().any(|t| t.contains("(the operator's model)")), "the source is named");
+        for t in texts(&msg) {
+            assert!(!t.contains("<!channel>") && !t.contains("<https://evil"), "{t}");
+        }
+        let hook = webhook_message(&p);
+        assert_eq!(hook["diagnosis"]["llm"]["citedLines"], json!([9, 12]));
+        assert!(hook["text"].as_str().unwrap().contains("**Second opinion of the operator's model**"));
+        // An opinion that was not used says why.
+        let op = p.spec.diagnosis.llm.as_mut().unwrap();
+        (op.accepted, op.class, op.reason) = (false, None, "no answer within 30 s (--llm-timeout)".into());
+        let all = texts(&slack_message(&p)).join("\n");
+        assert!(all.contains("_Not used: no answer within 30 s (--llm-timeout)_"), "{all}");
+    }
+
+    #[test]
     fn plans_without_diffs_render_as_text_or_json() {
         assert_eq!(plan_text(&json!({"text": "lower it"})), "lower it");
         assert_eq!(plan_text(&json!({"steps": [{"id": "a"}]})), r#"{"steps":[{"id":"a"}]}"#);

@@ -278,7 +278,12 @@ pub struct LlmArgs {
     pub log_lines: u32,
     /// Also ask when signatures and classifier disagree and the decision's
     /// confidence is below this (0 turns that off).
-    #[arg(id = "llm-disagree-below", long = "llm-disagree-below", env = "PODMEDIC_LLM_DISAGREE_BELOW", default_value_t = 0.7)]
+    #[arg(
+        id = "llm-disagree-below",
+        long = "llm-disagree-below",
+        env = "PODMEDIC_LLM_DISAGREE_BELOW",
+        default_value_t = 0.7
+    )]
     pub disagree_below: f64,
 }
 

@@ -147,7 +147,7 @@ pub fn answer_schema(window: &Window) -> Value {
         "type": "object",
         "properties": {
             "class": {"type": "string", "enum": classes},
-            "subclass": {"type": "string", "maxLength": MAX_SUBCLASS_CHARS, "pattern": "^[a-z0-9-]*$"},
+            "subclass": {"type": "string", "maxLength": MAX_SUBCLASS_CHARS, "pattern": format!("^[a-z0-9-]{{0,{MAX_SUBCLASS_CHARS}}}$")},
             "cited_lines": {"type": "array", "items": items, "minItems": 1, "maxItems": MAX_CITED},
             "summary": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_CHARS},
             "suggestion": {"type": "string", "maxLength": MAX_TEXT_CHARS},
