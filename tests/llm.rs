@@ -538,3 +538,24 @@ async fn concurrent_calls_never_exceed_the_limit() {
     assert_eq!(server.bodies().len(), 6);
     assert_eq!(server.in_flight_max.load(Ordering::SeqCst), 2, "at most 2 at once");
 }
+
+#[tokio::test]
+async fn a_crash_loop_asks_once_per_workload_and_reading() {
+    let server = Hostile::start(Reply::Content(answer("weight-load-failure", &[5])));
+    let llm = podmedic::llm::Llm::new(settings(&server.url(), 100, 2, Duration::from_secs(10))).unwrap();
+    let (ev, d) = abstention();
+    let first = llm.consult_for("llm/uid-1/vllm", &ev, &d).await.unwrap();
+    let again = llm.consult_for("llm/uid-1/vllm", &ev, &d).await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!(server.bodies().len(), 1, "the restart reuses the answer");
+    llm.consult_for("llm/uid-2/vllm", &ev, &d).await.unwrap();
+    assert_eq!(server.bodies().len(), 2, "another workload is asked");
+    // Failures are not remembered: the next crash asks again.
+    let slow = Hostile::start(Reply::Slow(Duration::from_secs(5), answer("host-oom", &[5])));
+    let llm = podmedic::llm::Llm::new(settings(&slow.url(), 100, 2, Duration::from_millis(300))).unwrap();
+    for _ in 0..2 {
+        assert_eq!(llm.consult_for("llm/uid-1/vllm", &ev, &d).await.unwrap().outcome.as_str(), "timeout");
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(slow.bodies().len(), 2);
+}

@@ -263,7 +263,10 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
         ctx.metrics.pod_events.get_or_create(&KindLabel { kind: "probe_kill" }).inc();
     }
     let opinion = match &ctx.llm {
-        Some(llm) => llm.consult(&gathered.evidence, &diagnosis).await,
+        Some(llm) => {
+            let key = format!("{}/{}/{}", crash.namespace, gathered.owner.uid, crash.container);
+            llm.consult_for(&key, &gathered.evidence, &diagnosis).await
+        }
         None => None,
     };
     if let Some(op) = &opinion {

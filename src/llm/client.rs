@@ -3,6 +3,8 @@
 //! client, the same TLS provider `kube` uses), within the budget and the
 //! time limit, the answer read up to 64 KiB.
 
+use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::time::Instant as StdInstant;
 
 use http::Method;
@@ -15,12 +17,19 @@ use crate::chatops::outbound::{Http, HttpError};
 use crate::diagnosis::{Diagnosis, EvidenceLine};
 use crate::evidence::Evidence;
 
+/// How long an answer is reused for the same workload and reading.
+const REUSE_FOR: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+/// Answers remembered for reuse, at most.
+const REMEMBERED: usize = 256;
+
 /// The operator's model, as podmedic consults it. One per process: its
 /// budget is shared by every consultation.
 pub struct Llm {
     settings: Settings,
     http: Http,
     budget: Budget,
+    /// Answers by workload and reading (see [`Llm::consult_for`]).
+    remembered: Mutex<VecDeque<(String, StdInstant, Opinion)>>,
 }
 
 impl std::fmt::Debug for Llm {
@@ -34,7 +43,7 @@ impl Llm {
     pub fn new(settings: Settings) -> Result<Self, super::LlmError> {
         let http = Http::new(settings.timeout).map_err(super::LlmError::Http)?;
         let budget = Budget::new(settings.calls_per_hour, settings.max_concurrent);
-        Ok(Llm { settings, http, budget })
+        Ok(Llm { settings, http, budget, remembered: Mutex::new(VecDeque::new()) })
     }
 
     /// The settings.
@@ -58,6 +67,33 @@ impl Llm {
         let trigger = super::trigger(d, self.settings.disagree_below)?;
         let req = request::build(ev, d, trigger, self.model_name(), self.settings.log_lines);
         Some(self.ask(&req, trigger).await)
+    }
+
+    /// [`Llm::consult`] for a crash of the workload named by `key`: a crash
+    /// loop restarts every few minutes, and the model is asked once per
+    /// workload and reading (podmedic's class and the trigger) in
+    /// half an hour; answers (accepted or rejected) are reused meanwhile,
+    /// failures (timeout, error, budget) are not.
+    pub async fn consult_for(&self, key: &str, ev: &Evidence, d: &Diagnosis) -> Option<Opinion> {
+        let trigger = super::trigger(d, self.settings.disagree_below)?;
+        let key = format!("{key}\0{}\0{}", d.class, trigger.as_str());
+        {
+            let mut memo = self.remembered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            memo.retain(|(_, at, _)| at.elapsed() < REUSE_FOR);
+            if let Some((_, _, op)) = memo.iter().find(|(k, _, _)| *k == key) {
+                tracing::debug!(outcome = op.outcome.as_str(), "reusing the model's earlier answer for this workload");
+                return Some(op.clone());
+            }
+        }
+        let op = self.consult(ev, d).await?;
+        if matches!(op.outcome, Outcome::Accepted | Outcome::Rejected) {
+            let mut memo = self.remembered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if memo.len() >= REMEMBERED {
+                memo.pop_front();
+            }
+            memo.push_back((key, StdInstant::now(), op.clone()));
+        }
+        Some(op)
     }
 
     /// Sends one request and checks the answer; never fails, the opinion

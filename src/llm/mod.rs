@@ -14,7 +14,8 @@
 //!    `--llm-disagree-below`. Never for a confident diagnosis.
 //! 2. **Budget** ([`budget`]): at most `--llm-max-concurrent` calls at once
 //!    and `--llm-calls-per-hour` per sliding hour; a call over budget is
-//!    not made.
+//!    not made. The controller asks once per workload and reading in half
+//!    an hour ([`Llm::consult_for`]): a crash loop's restarts reuse the answer.
 //! 3. **What is sent** ([`request`]): the last `--llm-log-lines` lines of the
 //!    previous container's log (normalised, each and all bounded), exit
 //!    code and reason, resources and limits, the node's GPU labels, recent

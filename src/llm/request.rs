@@ -24,8 +24,10 @@ use crate::evidence::Evidence;
 
 /// Longest log line sent, in characters; the rest is cut.
 pub const MAX_LINE_CHARS: usize = 300;
-/// Most characters of log sent in all (the oldest lines go first).
-pub const MAX_LOG_CHARS: usize = 9_000;
+/// Most characters of log sent in all (the oldest lines go first): about
+/// 1,700 tokens, so that the whole prompt (about 2,300) and the answer
+/// (512) fit a 4,096-token context.
+pub const MAX_LOG_CHARS: usize = 6_000;
 /// Longest `summary` and `suggestion` the answer may have, in characters.
 pub const MAX_TEXT_CHARS: usize = 400;
 /// Longest `subclass`, in characters.
