@@ -103,7 +103,12 @@ impl Llm {
         let deadline = tokio::time::Instant::now() + self.settings.timeout;
         let model = self.shown_model().to_owned();
         let ms = |s: StdInstant| u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let unavailable = |outcome, reason: String| Opinion::unavailable(&model, trigger, outcome, reason, ms(started));
+        let unavailable = |outcome, reason: String| {
+            let mut op = Opinion::unavailable(&model, trigger, outcome, reason, ms(started));
+            op.window_lines = req.window.lines.len();
+            op.echoes_dropped = req.window.echoes_dropped;
+            op
+        };
         let grant = match self.budget.acquire(deadline).await {
             Ok(g) => g,
             Err(refusal) => return unavailable(Outcome::Budget, format!("not asked: {refusal}")),
@@ -167,8 +172,6 @@ impl Llm {
                 };
                 let mut op = unavailable(outcome, format!("rejected: {rejection}"));
                 op.latency_ms = latency_ms;
-                op.window_lines = req.window.lines.len();
-                op.echoes_dropped = req.window.echoes_dropped;
                 op
             }
         }

@@ -115,27 +115,19 @@ pub async fn run(
     limit: Option<usize>,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Report {
-    let limit = limit.unwrap_or(usize::MAX);
     let disagree_below = llm.settings().disagree_below;
-    let mut todo = Vec::new();
-    let (mut abstained, mut disagreed) = (0, 0);
+    let (mut abstentions, mut disagreements) = (Vec::new(), Vec::new());
     for (e, d) in cases {
         match super::trigger(d, disagree_below) {
-            Some(Trigger::Abstained) => {
-                abstained += 1;
-                if abstained <= limit {
-                    todo.push((*e, d));
-                }
-            }
-            Some(Trigger::Disagreement) => {
-                disagreed += 1;
-                if disagreed <= limit {
-                    todo.push((*e, d));
-                }
-            }
+            Some(Trigger::Abstained) => abstentions.push((*e, d)),
+            Some(Trigger::Disagreement) => disagreements.push((*e, d)),
             None => {}
         }
     }
+    let (abstained, disagreed) = (abstentions.len(), disagreements.len());
+    let limit = limit.unwrap_or(usize::MAX);
+    let mut todo = spread(abstentions, limit);
+    todo.extend(spread(disagreements, limit));
     let total = todo.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let concurrency = llm.settings().max_concurrent.max(1);
@@ -145,7 +137,11 @@ pub async fn run(
         async move {
             let op = llm.consult(&e.evidence(), d).await?;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            let got = op.class.map_or_else(|| op.outcome.as_str().to_owned(), |c| c.to_string());
+            let got = match (op.class, &op.reason) {
+                (Some(c), _) => c.to_string(),
+                (None, Some(r)) => format!("{}: {}", op.outcome.as_str(), crate::util::truncate(r, 160)),
+                (None, None) => op.outcome.as_str().to_owned(),
+            };
             progress(&format!(
                 "[{n}/{total}] {} truth {} podmedic {} model {got} ({} ms)",
                 e.id, e.class, d.class, op.latency_ms
@@ -187,6 +183,17 @@ pub async fn run(
         on_disagreements: figures(records.iter().filter(|r| r.trigger == Trigger::Disagreement)),
         records,
     }
+}
+
+/// At most `n` of `items`, evenly spaced over them (the files are ordered
+/// by seed and class; the first `n` would not be a fair sample).
+fn spread<T>(items: Vec<T>, n: usize) -> Vec<T> {
+    let len = items.len();
+    if n >= len {
+        return items;
+    }
+    let wanted: std::collections::BTreeSet<usize> = (0..n).map(|i| i * len / n).collect();
+    items.into_iter().enumerate().filter(|(i, _)| wanted.contains(i)).map(|(_, x)| x).collect()
 }
 
 fn figures<'a>(records: impl Iterator<Item = &'a Record>) -> Figures {
@@ -284,6 +291,13 @@ mod tests {
             reason: None,
             latency_ms: 10,
         }
+    }
+
+    #[test]
+    fn a_limited_sample_is_spread_over_the_windows() {
+        assert_eq!(spread((0..10).collect(), 3), [0, 3, 6]);
+        assert_eq!(spread((0..4).collect(), 9), [0, 1, 2, 3]);
+        assert_eq!(spread((0..4).collect::<Vec<i32>>(), 0), Vec::<i32>::new());
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub struct Opinion {
     pub trigger: Trigger,
     /// How long the call took, in milliseconds.
     pub latency_ms: u64,
-    /// Log lines in the window sent, and request echoes left out of it.
+    /// Log lines in the window sent.
     pub window_lines: usize,
     /// Request-echo lines left out of the window.
     pub echoes_dropped: usize,

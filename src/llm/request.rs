@@ -162,7 +162,12 @@ pub fn answer_schema(window: &Window) -> Value {
 /// The user message: facts, podmedic's own reading, the classes, the log.
 pub fn user_prompt(ev: &Evidence, d: &Diagnosis, trigger: Trigger, window: &Window) -> String {
     let mut p = String::new();
-    p.push_str("A container serving a large language model on Kubernetes crashed.\n\nContainer facts:\n");
+    // The fixed part first: servers reuse a shared prompt prefix from their cache.
+    p.push_str("Failure classes (answer with one id):\n");
+    for c in FailureClass::ALL {
+        let _ = writeln!(p, "- {}: {}", c.as_str(), c.description());
+    }
+    p.push_str("\nA container serving a large language model on Kubernetes crashed.\n\nContainer facts:\n");
     match &ev.container {
         Some(c) => {
             let _ = writeln!(p, "- container: {}, image: {}", c.name, c.image.as_deref().unwrap_or("unknown"));
@@ -233,11 +238,6 @@ pub fn user_prompt(ev: &Evidence, d: &Diagnosis, trigger: Trigger, window: &Wind
                 let _ = writeln!(p, "  (pod fact) {}", cut(&e.text, MAX_LINE_CHARS));
             }
         }
-    }
-
-    p.push_str("\nFailure classes (answer with one id):\n");
-    for c in FailureClass::ALL {
-        let _ = writeln!(p, "- {}: {}", c.as_str(), c.description());
     }
 
     let _ = write!(p, "\nThe container's log, last {} lines", window.lines.len());

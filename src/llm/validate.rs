@@ -178,8 +178,10 @@ pub fn check(status: u16, body: &[u8], window: &Window) -> Result<Answer, Reject
     Ok(Answer { class, subclass, cited_lines, summary, suggestion, server_model })
 }
 
-/// A model's name as safe to show: `[A-Za-z0-9._:/@+-]`, at most 100 characters.
+/// A model's name as safe to show: `[A-Za-z0-9._:/@+-]`, at most 100
+/// characters; a file path (llama.cpp reports the GGUF's) by its file name.
 pub fn clean_model_name(s: &str) -> String {
+    let s = if s.starts_with('/') { s.rsplit('/').next().unwrap_or(s) } else { s };
     s.chars().filter(|c| c.is_ascii_alphanumeric() || "._:/@+-".contains(*c)).take(100).collect()
 }
 
@@ -314,6 +316,8 @@ mod tests {
     fn cleaning_removes_terminal_and_bidi_controls() {
         assert_eq!(clean("a\u{1b}]0;x\u{7}b\u{202e}c\r\n\td"), "a ]0;x b c d");
         assert_eq!(clean_model_name("llama\u{1b}[31m 3.1:8b<script>"), "llama31m3.1:8bscript");
+        assert_eq!(clean_model_name("/models/SmolLM2-135M-Instruct.Q4_1.gguf"), "SmolLM2-135M-Instruct.Q4_1.gguf");
+        assert_eq!(clean_model_name("meta-llama/Llama-3.1-8B-Instruct"), "meta-llama/Llama-3.1-8B-Instruct");
     }
 
     proptest::proptest! {
