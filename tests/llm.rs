@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -179,12 +179,16 @@ fn pod_json(dir: &Path) -> PathBuf {
 }
 
 fn triage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_podmedic"))
-        .arg("triage")
-        .args(args)
-        .env_remove("PODMEDIC_LLM_BASE_URL")
-        .output()
-        .expect("run podmedic")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_podmedic"));
+    cmd.arg("triage").args(args);
+    // tests/cluster/env exports PODMEDIC_LLM_URL and PODMEDIC_LLM_MODEL for
+    // the real server's tests; these tests set their own flags.
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PODMEDIC_LLM_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.output().expect("run podmedic")
 }
 
 fn triage_json(args: &[&str]) -> Value {
@@ -302,10 +306,11 @@ fn hostile_answers_are_rejected_and_change_nothing() {
     ];
     for (reply, reason) in cases {
         let server = Hostile::start(reply);
-        let started = Instant::now();
         let v = ask(&server, "10s");
         assert_not_used(&v, reason);
-        assert!(started.elapsed() < Duration::from_secs(9), "{reason}: took {:?}", started.elapsed());
+        // The consultation's own time (the process's start-up is not its business).
+        let ms = v["llm"]["latency_ms"].as_u64().unwrap();
+        assert!(ms < 9_000, "{reason}: took {ms} ms");
         // The plan is podmedic's own for `unknown`.
         assert_eq!(v["plan"]["playbook"], "unknown-notify");
     }
@@ -315,12 +320,11 @@ fn hostile_answers_are_rejected_and_change_nothing() {
 fn a_slow_drip_or_a_slow_model_times_out_within_the_limit() {
     for reply in [Reply::Drip, Reply::Slow(Duration::from_secs(20), answer("host-oom", &[5]))] {
         let server = Hostile::start(reply);
-        let started = Instant::now();
         let v = ask(&server, "2s");
-        let took = started.elapsed();
         assert_not_used(&v, "no answer within 2 s");
         assert_eq!(v["llm"]["outcome"], "timeout");
-        assert!(took < Duration::from_secs(8), "took {took:?}");
+        let ms = v["llm"]["latency_ms"].as_u64().unwrap();
+        assert!((2_000..3_000).contains(&ms), "the call was cut at {ms} ms, not at the 2 s limit");
     }
 }
 
@@ -550,6 +554,10 @@ async fn a_crash_loop_asks_once_per_workload_and_reading() {
     assert_eq!(server.bodies().len(), 1, "the restart reuses the answer");
     llm.consult_for("llm/uid-2/vllm", &ev, &d).await.unwrap();
     assert_eq!(server.bodies().len(), 2, "another workload is asked");
+    // Two crashes of one workload at once: one call.
+    let (a, b) = tokio::join!(llm.consult_for("llm/uid-3/vllm", &ev, &d), llm.consult_for("llm/uid-3/vllm", &ev, &d));
+    assert_eq!(a, b);
+    assert_eq!(server.bodies().len(), 3);
     // Failures are not remembered: the next crash asks again.
     let slow = Hostile::start(Reply::Slow(Duration::from_secs(5), answer("host-oom", &[5])));
     let llm = podmedic::llm::Llm::new(settings(&slow.url(), 100, 2, Duration::from_millis(300))).unwrap();

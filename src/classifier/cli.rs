@@ -179,7 +179,8 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE")]
     pub llm_dump: Option<PathBuf>,
     /// The operator's model's second opinion, measured on the windows
-    /// where podmedic abstains (`--llm-url`).
+    /// where podmedic abstains (`--llm-url`; the hourly budget does not
+    /// apply, `--llm-max-concurrent` does).
     #[command(flatten)]
     pub llm: crate::llm::LlmArgs,
 }
@@ -221,7 +222,9 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
         std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?;
     }
     let llm_report = match args.llm.settings()? {
-        Some(settings) => {
+        Some(mut settings) => {
+            // The hourly budget rations calls during incidents; a measurement asks about every window.
+            settings.calls_per_hour = usize::MAX;
             let cases: Vec<(&data::Example, crate::diagnosis::Diagnosis)> = examples
                 .iter()
                 .zip(&probs)

@@ -3,8 +3,8 @@
 //! client, the same TLS provider `kube` uses), within the budget and the
 //! time limit, the answer read up to 64 KiB.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Instant as StdInstant;
 
 use http::Method;
@@ -30,6 +30,9 @@ pub struct Llm {
     budget: Budget,
     /// Answers by workload and reading (see [`Llm::consult_for`]).
     remembered: Mutex<VecDeque<(String, StdInstant, Opinion)>>,
+    /// One lock per workload and reading being asked about, so that two
+    /// crashes of one workload handled at once ask once.
+    asking: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for Llm {
@@ -43,7 +46,7 @@ impl Llm {
     pub fn new(settings: Settings) -> Result<Self, super::LlmError> {
         let http = Http::new(settings.timeout).map_err(super::LlmError::Http)?;
         let budget = Budget::new(settings.calls_per_hour, settings.max_concurrent);
-        Ok(Llm { settings, http, budget, remembered: Mutex::new(VecDeque::new()) })
+        Ok(Llm { settings, http, budget, remembered: Mutex::default(), asking: Mutex::default() })
     }
 
     /// The settings.
@@ -73,10 +76,20 @@ impl Llm {
     /// loop restarts every few minutes, and the model is asked once per
     /// workload and reading (podmedic's class and the trigger) in
     /// half an hour; answers (accepted or rejected) are reused meanwhile,
-    /// failures (timeout, error, budget) are not.
+    /// failures (timeout, error, budget) are not. Crashes of one workload
+    /// handled at once wait for the first one's answer.
     pub async fn consult_for(&self, key: &str, ev: &Evidence, d: &Diagnosis) -> Option<Opinion> {
         let trigger = super::trigger(d, self.settings.disagree_below)?;
         let key = format!("{key}\0{}\0{}", d.class, trigger.as_str());
+        let lock = {
+            let mut asking = self.asking.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Locks nobody holds or waits for are dropped as the map grows.
+            if asking.len() >= REMEMBERED {
+                asking.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            asking.entry(key.clone()).or_default().clone()
+        };
+        let _asking = lock.lock().await;
         {
             let mut memo = self.remembered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             memo.retain(|(_, at, _)| at.elapsed() < REUSE_FOR);
