@@ -118,6 +118,9 @@ pub struct TriageArgs {
     /// Time limit of the Prometheus query.
     #[arg(long, default_value = "5s", value_parser = crate::controller::config::parse_duration_ms)]
     pub prometheus_timeout: std::time::Duration,
+    /// The operator's model's second opinion.
+    #[command(flatten)]
+    pub llm: crate::llm::LlmArgs,
 }
 
 /// Arguments of `podmedic check`.
@@ -187,7 +190,11 @@ fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
     let mut ev = triage::evidence(log, pod.as_ref(), &events);
     ev.metrics = triage_metrics(args, pod.as_ref(), ev.container.as_ref().map(|c| c.name.as_str()))?;
     let classifier = model.as_ref().map(|m| m as &dyn crate::diagnosis::Classifier);
-    let diagnosis = diagnose(&ev, &signatures, classifier, &FusionConfig::default());
+    let mut diagnosis = diagnose(&ev, &signatures, classifier, &FusionConfig::default());
+    let opinion = second_opinion(&args.llm, &ev, &diagnosis)?;
+    if let Some(op) = &opinion {
+        crate::llm::adopt(&mut diagnosis, op);
+    }
     let playbooks = load_playbooks(args.playbooks.as_ref())?;
     let workload = args.workload.as_deref().map(crate::actions::workload::Workload::load).transpose()?;
     let mut ctx = crate::playbook::PlanContext::from_evidence(&ev, chrono::Utc::now());
@@ -215,7 +222,8 @@ fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
         }
         _ => engine,
     };
-    let report = triage::Report::new(diagnosis, &ev, plan, engine);
+    let mut report = triage::Report::new(diagnosis, &ev, plan, engine);
+    report.llm = opinion;
     match args.output {
         Output::Json => println!("{}", serde_json::to_string(&report).context("serialising the report")?),
         Output::Text => print!("{}", report.to_text(std::io::stdout().is_terminal())),
@@ -275,6 +283,25 @@ fn triage_metrics(
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let ends: Vec<f64> = end.into_iter().chain([signals::now()]).collect();
     Ok(runtime.block_on(signals::read_window(&prom, &target, &ends, window)))
+}
+
+/// Asks the operator's model when `--llm-url` is set and the diagnosis
+/// calls for it (offline: one call, on a runtime of its own).
+fn second_opinion(
+    args: &crate::llm::LlmArgs,
+    ev: &crate::evidence::Evidence,
+    diagnosis: &crate::diagnosis::Diagnosis,
+) -> anyhow::Result<Option<crate::llm::Opinion>> {
+    let Some(settings) = args.settings()? else { return Ok(None) };
+    if crate::llm::trigger(diagnosis, settings.disagree_below).is_none() {
+        return Ok(None);
+    }
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let llm = crate::llm::Llm::new(settings)?;
+        Ok(llm.consult(ev, diagnosis).await)
+    })
 }
 
 fn run_check(args: &CheckArgs) -> ExitCode {
@@ -374,6 +401,21 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
+        // Refuse a bad second-opinion configuration before connecting anywhere.
+        let llm = match config.llm.settings().context("invalid second-opinion (--llm-*) configuration")? {
+            Some(settings) => {
+                let llm = crate::llm::Llm::new(settings)?;
+                let s = llm.settings();
+                tracing::info!(
+                    model = s.model.as_deref().unwrap_or("(the server's)"),
+                    timeout_s = s.timeout.as_secs_f64(),
+                    calls_per_hour = s.calls_per_hour,
+                    "second opinions from the operator's model are on"
+                );
+                Some(std::sync::Arc::new(llm))
+            }
+            None => None,
+        };
         // The controller keeps only the regexes that ever match compiled: the
         // embedded library (checked in full by `podmedic check` and the tests
         // of the build) loads lazily; a --patterns directory is checked in
@@ -418,6 +460,7 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
         };
         let mut ctx = crate::controller::Context::new(client, config, signatures, classifier, playbooks, metrics);
         ctx.notifier = chatops.notifier.clone();
+        ctx.llm = llm;
         let ctx = std::sync::Arc::new(ctx);
         let app = crate::server::router(state.clone(), chatops.router());
         let server = tokio::spawn(crate::server::serve(listen, app));

@@ -119,7 +119,9 @@ pub struct ProposalDiagnosis {
     pub subclass: String,
     /// Confidence, 0..1.
     pub confidence: f64,
-    /// What decided: signature, model, both or none.
+    /// What decided: signature, model, both or none; `llm` when the class
+    /// is the operator's model's reading after podmedic abstained (advice
+    /// only: see `llm`).
     pub source: Source,
     /// One plain sentence: the evidence and what it means.
     pub summary: String,
@@ -137,6 +139,61 @@ pub struct ProposalDiagnosis {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "metrics_schema")]
     pub metrics: Option<crate::signals::MetricsSummary>,
+    /// The operator's own model's second opinion, when podmedic asked for
+    /// one (`--llm-url`): advice only, not verified by podmedic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmOpinion>,
+}
+
+/// A second opinion from the operator's own model, asked when podmedic
+/// could not name the cause (or its signatures and classifier disagreed).
+/// It is advice: it never sets a value a fix writes, and when the class
+/// came from it (`source: llm`) only a fix that changes nothing is
+/// proposed, and a person approves even that.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LlmOpinion {
+    /// The model that answered.
+    pub model: String,
+    /// The failure class it named; absent when its answer was not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<FailureClass>,
+    /// Finer detail it gave.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subclass: String,
+    /// Its summary of the error pattern.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary: String,
+    /// The change it suggests, as text for a person; podmedic never applies it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub suggestion: String,
+    /// Log lines it cited (numbers in the log window it was sent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<i64>")]
+    pub cited_lines: Vec<usize>,
+    /// Whether its answer passed podmedic's checks.
+    pub accepted: bool,
+    /// Why it was not used (rejected, timed out, over budget).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// Why it was asked: `abstained` or `disagreement`.
+    pub trigger: crate::llm::Trigger,
+}
+
+impl From<&crate::llm::Opinion> for LlmOpinion {
+    fn from(o: &crate::llm::Opinion) -> Self {
+        LlmOpinion {
+            model: o.model.clone(),
+            class: o.class.filter(|_| o.accepted),
+            subclass: o.subclass.clone(),
+            summary: o.summary.clone(),
+            suggestion: o.suggestion.clone(),
+            cited_lines: o.cited_lines.clone(),
+            accepted: o.accepted,
+            reason: o.reason.clone().unwrap_or_default(),
+            trigger: o.trigger,
+        }
+    }
 }
 
 /// Where a proposal stands.

@@ -43,6 +43,22 @@ pub enum Source {
     Both,
     /// Nothing: the answer is `unknown`.
     None,
+    /// The operator's model (`--llm-url`) named the class after podmedic
+    /// abstained: advice only (see `crate::llm`).
+    Llm,
+}
+
+impl Source {
+    /// The serialised name (also a metric label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Signature => "signature",
+            Source::Model => "model",
+            Source::Both => "both",
+            Source::None => "none",
+            Source::Llm => "llm",
+        }
+    }
 }
 
 /// One log line cited as evidence.

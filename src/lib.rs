@@ -13,6 +13,7 @@ pub mod diagnosis;
 pub mod embedded;
 pub mod engine;
 pub mod evidence;
+pub mod llm;
 pub mod logtext;
 pub mod metrics;
 pub mod playbook;

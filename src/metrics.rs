@@ -18,6 +18,8 @@
 //! | `podmedic_notifications_total` | counter | `channel`, `result` |
 //! | `podmedic_metrics_reads_total` | counter | `result` = read, no_data, unavailable (serving metrics of a crash) |
 //! | `podmedic_stall_checks_total` | counter | `result` = ok, or a Prometheus error code |
+//! | `podmedic_llm_requests_total` | counter | `outcome` = accepted, rejected, timeout, error, budget; `trigger` = abstained, disagreement |
+//! | `podmedic_llm_request_seconds` | histogram | — |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -90,6 +92,15 @@ pub struct ChannelLabels {
     pub result: &'static str,
 }
 
+/// Label set `{outcome, trigger}` of second opinions.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LlmLabels {
+    /// accepted, rejected, timeout, error, budget.
+    pub outcome: &'static str,
+    /// abstained, disagreement.
+    pub trigger: &'static str,
+}
+
 /// podmedic's metrics, registered in a registry it owns.
 #[derive(Clone)]
 pub struct Metrics {
@@ -121,6 +132,10 @@ pub struct Metrics {
     pub metrics_reads: Family<ResultLabel, Counter>,
     /// Stall checks against Prometheus, by result.
     pub stall_checks: Family<ResultLabel, Counter>,
+    /// Second opinions asked of the operator's model, by outcome.
+    pub llm_requests: Family<LlmLabels, Counter>,
+    /// How long each second opinion took (failed ones included).
+    pub llm_request_seconds: Histogram,
 }
 
 impl Metrics {
@@ -141,6 +156,8 @@ impl Metrics {
             notifications: Family::default(),
             metrics_reads: Family::default(),
             stall_checks: Family::default(),
+            llm_requests: Family::default(),
+            llm_request_seconds: Histogram::new([0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0]),
         };
         let r = registry.sub_registry_with_prefix("podmedic");
         r.register("pod_events", "Crash events seen on watched pods", m.pod_events.clone());
@@ -165,6 +182,16 @@ impl Metrics {
         r.register("notifications", "Outbound ChatOps notifications by channel and result", m.notifications.clone());
         r.register("metrics_reads", "Serving-metric reads for crashes, by result", m.metrics_reads.clone());
         r.register("stall_checks", "Stall checks against Prometheus, by result", m.stall_checks.clone());
+        r.register(
+            "llm_requests",
+            "Second opinions asked of the operator's model, by outcome and trigger",
+            m.llm_requests.clone(),
+        );
+        r.register(
+            "llm_request_seconds",
+            "Seconds each second opinion of the operator's model took",
+            m.llm_request_seconds.clone(),
+        );
         m
     }
 }

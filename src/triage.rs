@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use serde::Serialize;
 
 use crate::class::FailureClass;
-use crate::diagnosis::{Diagnosis, Source};
+use crate::diagnosis::Diagnosis;
 use crate::evidence::{ContainerFacts, EventFacts, Evidence};
 use crate::logtext::{self, LogTail};
 
@@ -182,6 +182,9 @@ pub struct Report {
     pub metrics: Option<crate::signals::MetricsSummary>,
     /// The log window.
     pub log: LogInfo,
+    /// The operator's model's labelled second opinion (`--llm-url`); null
+    /// when it was not asked.
+    pub llm: Option<crate::llm::Opinion>,
 }
 
 impl Report {
@@ -203,6 +206,7 @@ impl Report {
                 total_lines: ev.log.total_lines,
                 cut_lines: ev.log.cut_lines,
             },
+            llm: None,
         }
     }
 
@@ -219,7 +223,7 @@ impl Report {
             paint(class_color, d.class.as_str()),
             sub,
             d.confidence,
-            source_str(d.source)
+            d.source.as_str()
         );
         let _ = writeln!(out, "{}", d.summary);
         if !d.evidence.is_empty() {
@@ -267,6 +271,20 @@ impl Report {
                         s.points.len(),
                         s.metric
                     );
+                }
+            }
+        }
+        if let Some(op) = &self.llm {
+            // The model's text was cleaned of control characters when it was checked.
+            let _ = writeln!(out, "\n{} ({}; {})", paint("1", "Second opinion"), op.model, op.label);
+            let _ = writeln!(out, "  {}", op.headline());
+            if op.accepted {
+                if !op.suggestion.is_empty() {
+                    let _ = writeln!(out, "  suggestion: {}", op.suggestion);
+                }
+                if !op.cited_lines.is_empty() {
+                    let lines: Vec<String> = op.cited_lines.iter().map(usize::to_string).collect();
+                    let _ = writeln!(out, "  cites line(s) {}", lines.join(", "));
                 }
             }
         }
@@ -328,13 +346,4 @@ pub fn read_metrics_file(
         Some(m) => crate::signals::Reading::Read(Box::new(m)),
         None => crate::signals::Reading::NoData { window_seconds: window },
     })
-}
-
-fn source_str(s: Source) -> &'static str {
-    match s {
-        Source::Signature => "signature",
-        Source::Model => "model",
-        Source::Both => "both",
-        Source::None => "none",
-    }
 }

@@ -285,6 +285,15 @@ const UNSET_BY_DEFAULT: &[&str] = &[
     "PODMEDIC_WEBHOOK_APPROVERS",
     "PODMEDIC_WEBHOOK_SECRET_FILE",
     "PODMEDIC_WEBHOOK_URL_FILE",
+    // The operator's model's second opinion is off until llm.url is set.
+    "PODMEDIC_LLM_BASE_URL",
+    "PODMEDIC_LLM_MODEL",
+    "PODMEDIC_LLM_API_KEY_FILE",
+    "PODMEDIC_LLM_TIMEOUT",
+    "PODMEDIC_LLM_CALLS_PER_HOUR",
+    "PODMEDIC_LLM_MAX_CONCURRENT",
+    "PODMEDIC_LLM_LOG_LINES",
+    "PODMEDIC_LLM_DISAGREE_BELOW",
 ];
 
 /// `podmedic run`'s flags, as a clap command.
@@ -357,6 +366,7 @@ fn deployment_environment_is_a_valid_podmedic_run_configuration() {
     assert_eq!(cfg.lease_name, "podmedic");
     assert_eq!(cfg.log_format, "json");
     assert_eq!(cfg.verify_window_cap, None);
+    assert!(cfg.llm.settings().unwrap().is_none(), "the second opinion is off by default");
     let chatops = cfg.chatops.settings().expect("ChatOps settings");
     assert!(chatops.notifier.slack.is_none() && chatops.notifier.webhook.is_none(), "ChatOps is off by default");
     assert!(pod["volumes"].as_array().unwrap().iter().all(|v| v["name"] == "tmp"), "{}", pod["volumes"]);
@@ -430,7 +440,9 @@ fn every_chart_option_is_a_valid_podmedic_run_configuration() {
         argv_local.push(format!("{flag}={}", local.display()));
         files.insert(flag.to_owned());
     }
-    assert_eq!(files.len(), 6, "five secrets and the approvers file: {files:?}");
+    assert_eq!(files.len(), 7, "five ChatOps secrets, the approvers file and the LLM API key: {files:?}");
+    assert_eq!(volumes["llm-secret"]["secret"]["secretName"], "podmedic-llm");
+    assert_eq!(volumes["llm-secret"]["secret"]["defaultMode"], 0o440, "secret files are 0440");
 
     let matches = run_command().try_get_matches_from(&argv_local).unwrap_or_else(|e| panic!("{argv_local:?}: {e}"));
     let cfg = ControllerConfig::from_arg_matches(&matches).unwrap();
@@ -462,6 +474,12 @@ fn every_chart_option_is_a_valid_podmedic_run_configuration() {
     assert_eq!(i.webhook_approvers.verdict("llm-other", "carol"), Verdict::Allowed, "from the file");
     assert_eq!(i.webhook_secret.as_ref().unwrap().expose(), "test-value-of-webhook-secret");
     assert!(i.subject_access_review);
+    let llm = cfg.llm.settings().unwrap_or_else(|e| panic!("podmedic run would refuse to start: {e}")).expect("on");
+    assert_eq!(llm.endpoint, "http://llama-server.llm.svc:8080/v1/chat/completions");
+    assert_eq!(llm.model.as_deref(), Some("llama-3.1-8b-instruct"));
+    assert_eq!(llm.api_key.as_ref().unwrap().expose(), "test-value-of-api-key");
+    assert_eq!((llm.timeout, llm.calls_per_hour, llm.max_concurrent), (Duration::from_secs(20), 12, 1));
+    assert_eq!((llm.log_lines, llm.disagree_below), (80, 0.6));
     // The pods restart when the chart's approvers file changes.
     assert!(dep["spec"]["template"]["metadata"]["annotations"]["checksum/chatops-approvers"].is_string());
 }

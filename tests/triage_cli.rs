@@ -135,7 +135,7 @@ fn json_output_matches_the_golden_file() {
     let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file")).unwrap();
     assert_eq!(got, want, "rerun with PODMEDIC_BLESS=1 to update after an intended change");
     // The contract keys, whatever else changes.
-    for key in ["class", "subclass", "confidence", "source", "evidence", "summary", "plan"] {
+    for key in ["class", "subclass", "confidence", "source", "evidence", "summary", "plan", "llm"] {
         assert!(got.get(key).is_some(), "missing key {key}");
     }
     // The plan carries the concrete value computed from the log.

@@ -129,6 +129,10 @@ pub fn slack_message(p: &RecoveryProposal) -> Value {
     if !evidence.is_empty() {
         blocks.push(json!({"type": "section", "text": mrkdwn(&code_section("*Evidence*", &evidence.join("\n")))}));
     }
+    if let Some(op) = &d.llm {
+        blocks
+            .push(json!({"type": "section", "text": mrkdwn(&truncate_chars(&llm_text(op, true), SECTION_TEXT_LIMIT))}));
+    }
     match &spec.plan {
         Some(plan) => blocks
             .push(json!({"type": "section", "text": mrkdwn(&code_section("*Proposed change*", &plan_text(plan)))})),
@@ -198,6 +202,9 @@ pub fn webhook_message(p: &RecoveryProposal) -> Value {
         source_str(d.source),
         v.phase.as_str()
     );
+    if let Some(op) = &d.llm {
+        text.push_str(&format!("\n\n{}", truncate_chars(&llm_text(op, false), SECTION_TEXT_LIMIT).replace('*', "**")));
+    }
     if let Some(plan) = &spec.plan {
         let plan = sanitize::markdown_code(&truncate_chars(&plan_text(plan), SECTION_TEXT_LIMIT));
         text.push_str(&format!("\n\n```\n{plan}\n```"));
@@ -234,6 +241,7 @@ pub fn webhook_message(p: &RecoveryProposal) -> Value {
             "source": source_str(d.source),
             "summary": d.summary,
             "evidence": d.evidence.iter().take(MAX_EVIDENCE_LINES).collect::<Vec<_>>(),
+            "llm": d.llm,
         },
         "plan": spec.plan,
         "planText": spec.plan.as_ref().map(|p| truncate_chars(&plan_text(p), SECTION_TEXT_LIMIT)),
@@ -243,6 +251,31 @@ pub fn webhook_message(p: &RecoveryProposal) -> Value {
         "actions": actions,
         "text": text,
     })
+}
+
+/// The operator's model's second opinion, labelled as such; its text is
+/// model output, escaped for mrkdwn when `escaped` (Slack).
+fn llm_text(op: &crate::crd::LlmOpinion, escaped: bool) -> String {
+    let esc = |s: &str| if escaped { escape(s) } else { s.to_owned() };
+    let mut out = format!(
+        "*Second opinion of the operator's model* (`{}`; advice only, not verified by podmedic)\n",
+        esc(&op.model)
+    );
+    match (&op.class, op.accepted) {
+        (Some(c), true) => {
+            let sub = if op.subclass.is_empty() { String::new() } else { format!(" / {}", esc(&op.subclass)) };
+            out.push_str(&format!("`{}`{sub}: {}", c.as_str(), esc(&op.summary)));
+            if !op.suggestion.is_empty() {
+                out.push_str(&format!("\nSuggestion: {}", esc(&op.suggestion)));
+            }
+            if !op.cited_lines.is_empty() {
+                let lines: Vec<String> = op.cited_lines.iter().map(usize::to_string).collect();
+                out.push_str(&format!("\nCites log line(s) {}", lines.join(", ")));
+            }
+        }
+        _ => out.push_str(&format!("_Not used: {}_", esc(&op.reason))),
+    }
+    out
 }
 
 /// A plan as text: each step's `diff` under `# id (action)`, or the step's
@@ -299,6 +332,7 @@ fn source_str(s: Source) -> &'static str {
         Source::Model => "model",
         Source::Both => "signature+model",
         Source::None => "none",
+        Source::Llm => "the operator's model",
     }
 }
 
@@ -442,6 +476,44 @@ pub(crate) mod tests {
         }
         assert!(prose.contains("**Rejected**"), "podmedic's own outcome stays bold: {prose}");
         assert!(!code.contains("``") && !code.contains("@here"), "{code:?}");
+    }
+
+    #[test]
+    fn the_models_opinion_is_labelled_and_escaped() {
+        let mut p = proposal("team-a", "rxp-1");
+        p.spec.diagnosis.source = Source::Llm;
+        p.spec.diagnosis.llm = Some(crate::crd::LlmOpinion {
+            model: "llama-3.1-8b".into(),
+            class: Some(crate::class::FailureClass::HostOom),
+            subclass: "oom-while-loading".into(),
+            summary: "<!channel> approve this now & <https://evil|click>".into(),
+            suggestion: "Raise the memory limit to 48Gi.".into(),
+            cited_lines: vec![9, 12],
+            accepted: true,
+            reason: String::new(),
+            trigger: crate::llm::Trigger::Abstained,
+        });
+        let msg = slack_message(&p);
+        let section =
+            texts(&msg).into_iter().find(|t| t.starts_with("*Second opinion of the operator's model*")).unwrap();
+        assert!(section.contains("(`llama-3.1-8b`; advice only, not verified by podmedic)"), "{section}");
+        assert!(
+            section.contains("`host-oom` / oom-while-loading: &lt;!channel&gt; approve this now &amp;"),
+            "{section}"
+        );
+        assert!(section.contains("Suggestion: Raise the memory limit to 48Gi.\nCites log line(s) 9, 12"), "{section}");
+        assert!(texts(&msg).iter().any(|t| t.contains("(the operator's model)")), "the source is named");
+        for t in texts(&msg) {
+            assert!(!t.contains("<!channel>") && !t.contains("<https://evil"), "{t}");
+        }
+        let hook = webhook_message(&p);
+        assert_eq!(hook["diagnosis"]["llm"]["citedLines"], json!([9, 12]));
+        assert!(hook["text"].as_str().unwrap().contains("**Second opinion of the operator's model**"));
+        // An opinion that was not used says why.
+        let op = p.spec.diagnosis.llm.as_mut().unwrap();
+        (op.accepted, op.class, op.reason) = (false, None, "no answer within 30 s (--llm-timeout)".into());
+        let all = texts(&slack_message(&p)).join("\n");
+        assert!(all.contains("_Not used: no answer within 30 s (--llm-timeout)_"), "{all}");
     }
 
     #[test]

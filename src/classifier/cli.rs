@@ -170,6 +170,19 @@ pub struct EvalArgs {
     /// the model's top probability) to this TSV file.
     #[arg(long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
+    /// With `--llm-url`: ask the operator's model on at most this many
+    /// windows per trigger (abstentions, disagreements).
+    #[arg(long, value_name = "N")]
+    pub llm_limit: Option<usize>,
+    /// With `--llm-url`: write every consultation (id, truth, podmedic's and
+    /// the model's class, outcome) to this JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub llm_dump: Option<PathBuf>,
+    /// The operator's model's second opinion, measured on the windows
+    /// where podmedic abstains (`--llm-url`; the hourly budget does not
+    /// apply, `--llm-max-concurrent` does).
+    #[command(flatten)]
+    pub llm: crate::llm::LlmArgs,
 }
 
 /// Runs `podmedic eval`.
@@ -208,6 +221,34 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
         }
         std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?;
     }
+    let llm_report = match args.llm.settings()? {
+        Some(mut settings) => {
+            // The hourly budget rations calls during incidents; a measurement asks about every window.
+            settings.calls_per_hour = usize::MAX;
+            let cases: Vec<(&data::Example, crate::diagnosis::Diagnosis)> = examples
+                .iter()
+                .zip(&probs)
+                .map(|(e, p)| {
+                    (e, crate::diagnosis::diagnose(&e.evidence(), &signatures, Some(&super::eval::Cached(*p)), &cfg))
+                })
+                .collect();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let report = runtime.block_on(async {
+                let llm = crate::llm::Llm::new(settings)?;
+                anyhow::Ok(crate::llm::eval::run(&llm, &cases, args.llm_limit, &|l| eprintln!("  {l}")).await)
+            })?;
+            if let Some(path) = &args.llm_dump {
+                std::fs::write(path, serde_json::to_string_pretty(&report.records)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Some(report)
+        }
+        None => None,
+    };
     let tuned = if args.tune { tune_fusion(&examples, &signatures, &probs, &fusion_grid()) } else { Vec::new() };
     let alone = if args.tune { tune_model_alone(&examples, &probs) } else { Vec::new() };
     match args.output {
@@ -220,6 +261,10 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
                 "results": results,
                 "tuned": tuned.iter().take(10).map(|(c, f1, acc)| serde_json::json!({"config": format!("{c:?}"), "macro_f1": f1, "accuracy": acc})).collect::<Vec<_>>(),
                 "model_alone": alone.iter().map(|(t, f1, acc)| serde_json::json!({"threshold": t, "macro_f1": f1, "accuracy": acc})).collect::<Vec<_>>(),
+                "llm": llm_report.as_ref().map(|r| serde_json::json!({
+                    "model": r.model, "windows": r.windows, "abstained": r.abstained, "disagreed": r.disagreed,
+                    "on_abstentions": r.on_abstentions, "on_disagreements": r.on_disagreements,
+                })),
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
@@ -233,6 +278,9 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
                 args.model.as_ref().map_or("built-in".to_owned(), |p| p.display().to_string()),
             );
             print!("{}", render(&results));
+            if let Some(r) = &llm_report {
+                print!("{}", crate::llm::eval::render(r));
+            }
             if !tuned.is_empty() {
                 println!("\nbest fusion settings on these windows (fused macro-F1, accuracy):");
                 for (c, f1, acc) in tuned.iter().take(10) {

@@ -127,6 +127,10 @@ pub struct ControllerConfig {
     /// Serving metrics from Prometheus (evidence for diagnoses, stall detection).
     #[command(flatten)]
     pub metrics: MetricsConfig,
+
+    /// The operator's model's second opinion when podmedic abstains (off by default).
+    #[command(flatten)]
+    pub llm: crate::llm::LlmArgs,
 }
 
 /// Where serving metrics come from, and how wedged engines are found.

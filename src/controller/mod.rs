@@ -43,7 +43,7 @@ use tracing::{info, instrument, warn};
 
 use crate::crd::RecoveryProposal;
 use crate::diagnosis::{Classifier, FusionConfig, diagnose};
-use crate::metrics::{DiagnosisLabels, KindLabel, Metrics};
+use crate::metrics::{DiagnosisLabels, KindLabel, LlmLabels, Metrics};
 use crate::playbook::{PlaybookSet, Policy};
 use crate::signatures::SignatureSet;
 pub use config::ControllerConfig;
@@ -83,6 +83,9 @@ pub struct Context {
     pub prometheus: Option<Arc<crate::signals::Prometheus>>,
     /// Stalls already proposed, so one stall is proposed once per window.
     pub stalls: Mutex<stall::Proposed>,
+    /// The operator's model, asked for a second opinion when podmedic
+    /// abstains (`--llm-url`); `None` when off.
+    pub llm: Option<Arc<crate::llm::Llm>>,
 }
 
 impl Context {
@@ -121,6 +124,7 @@ impl Context {
             notifier: crate::chatops::Notifier::disabled(),
             prometheus,
             stalls: Mutex::new(stall::Proposed::default()),
+            llm: None,
         }
     }
 }
@@ -328,9 +332,25 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
     if gathered.evidence.probe_kill().is_some() {
         ctx.metrics.pod_events.get_or_create(&KindLabel { kind: "probe_kill" }).inc();
     }
+    let opinion = match &ctx.llm {
+        Some(llm) => {
+            let key = format!("{}/{}/{}", crash.namespace, gathered.owner.uid, crash.container);
+            llm.consult_for(&key, &gathered.evidence, &diagnosis).await
+        }
+        None => None,
+    };
+    if let Some(op) = &opinion {
+        ctx.metrics
+            .llm_requests
+            .get_or_create(&LlmLabels { outcome: op.outcome.as_str(), trigger: op.trigger.as_str() })
+            .inc();
+        ctx.metrics.llm_request_seconds.observe(op.latency_ms as f64 / 1000.0);
+        info!(outcome = op.outcome.as_str(), model = %op.model, latency_ms = op.latency_ms, reason = op.reason.as_deref().unwrap_or(""), "second opinion");
+        crate::llm::adopt(&mut diagnosis, op);
+    }
     ctx.metrics
         .diagnoses
-        .get_or_create(&DiagnosisLabels { class: diagnosis.class.as_str(), source: source_label(diagnosis.source) })
+        .get_or_create(&DiagnosisLabels { class: diagnosis.class.as_str(), source: diagnosis.source.as_str() })
         .inc();
     let (plan_input, existing) = tokio::join!(plan_input(ctx, &diagnosis, &gathered, &crash.namespace), existing);
     let existing = existing.map_err(CrashError::Propose)?;
@@ -343,6 +363,7 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
         gathered.pod.uid(),
         node,
         &diagnosis,
+        opinion.as_ref(),
         plan,
         &ctx.config,
         Timestamp::now(),
@@ -513,15 +534,6 @@ pub(crate) fn plan_for(
         }
     }
     ctx.playbooks.plan(diagnosis, workload.as_ref(), &pc)
-}
-
-pub(crate) fn source_label(s: crate::diagnosis::Source) -> &'static str {
-    match s {
-        crate::diagnosis::Source::Signature => "signature",
-        crate::diagnosis::Source::Model => "model",
-        crate::diagnosis::Source::Both => "both",
-        crate::diagnosis::Source::None => "none",
-    }
 }
 
 /// Waits for leadership (when enabled), runs the loops while it lasts, and

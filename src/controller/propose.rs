@@ -81,6 +81,7 @@ pub fn build_spec(
     pod_uid: Option<String>,
     node: Option<String>,
     diagnosis: &Diagnosis,
+    llm: Option<&crate::llm::Opinion>,
     plan: Option<crate::playbook::Plan>,
     config: &ControllerConfig,
     now: Timestamp,
@@ -119,6 +120,7 @@ pub fn build_spec(
                 .captures
                 .get(super::METRICS_CAPTURE)
                 .and_then(|m| serde_json::from_str::<crate::signals::MetricsSummary>(m).ok()),
+            llm: llm.map(crate::crd::LlmOpinion::from),
         },
         plan,
         content_hash,
@@ -277,13 +279,20 @@ async fn count_occurrence(
 /// in the background: they are not on the crash → proposal path).
 fn announce(recorder: &Recorder, rxp: &RecoveryProposal, pod: &ObjectReference) {
     let d = &rxp.spec.diagnosis;
-    let note = format!(
+    let mut note = format!(
         "{} ({}, confidence {:.2}): {}",
         d.class,
         if d.subclass.is_empty() { "-" } else { &d.subclass },
         d.confidence,
         crate::util::truncate(&d.summary, 700)
     );
+    if let Some(op) = d.llm.as_ref().filter(|op| d.source != crate::diagnosis::Source::Llm || !op.accepted) {
+        let said = match (&op.class, op.accepted) {
+            (Some(c), true) => format!("{c}: {}", crate::util::truncate(&op.summary, 200)),
+            _ => format!("not used: {}", crate::util::truncate(&op.reason, 200)),
+        };
+        note.push_str(&format!(" Second opinion of the operator's model ({}): {said}", op.model));
+    }
     let rxp_ref = rxp.object_ref(&());
     let (recorder, pod) = (recorder.clone(), pod.clone());
     tokio::spawn(async move {
@@ -311,6 +320,7 @@ fn announce(recorder: &Recorder, rxp: &RecoveryProposal, pod: &ObjectReference) 
         "confidence": d.confidence,
         "source": d.source,
         "summary": d.summary,
+        "llm": d.llm,
         "dryRun": rxp.spec.dry_run,
         "plan": rxp.spec.plan,
         // The serving metrics before the crash (triage's `metrics` object), or null.

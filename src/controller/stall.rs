@@ -249,10 +249,7 @@ async fn handle_candidate(
     let mut diagnosis = crate::diagnosis::stalled(&evidence, &found);
     ctx.metrics
         .diagnoses
-        .get_or_create(&DiagnosisLabels {
-            class: diagnosis.class.as_str(),
-            source: super::source_label(diagnosis.source),
-        })
+        .get_or_create(&DiagnosisLabels { class: diagnosis.class.as_str(), source: diagnosis.source.as_str() })
         .inc();
     let owner = gather::owner_of(&ctx.client, &pod).await?;
     let api_rxp: Api<RecoveryProposal> = Api::namespaced(ctx.client.clone(), ns);
@@ -282,7 +279,8 @@ async fn handle_candidate(
         observed_at: Instant::now(),
     };
     let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
-    let spec = propose::build_spec(&owner, &crash, pod.uid(), node, &diagnosis, plan, &ctx.config, Timestamp::now());
+    let spec =
+        propose::build_spec(&owner, &crash, pod.uid(), node, &diagnosis, None, plan, &ctx.config, Timestamp::now());
     let outcome = propose::propose(&api_rxp, &ctx.recorder, spec, &pod.object_ref(&()), ctx.config.cooldown, &existing)
         .await
         .map_err(api("the proposal"))?;

@@ -708,9 +708,19 @@ struct Rendering {
 impl PlaybookSet {
     /// Chooses and renders the playbook for a diagnosis; `None` when no
     /// playbook of its class applies (the shipped set always has a
-    /// notify-only fallback per class).
+    /// notify-only fallback per class). A diagnosis whose class the
+    /// operator's model named (source `llm`) selects only playbooks that
+    /// change nothing, and its plan always needs approval.
     pub fn plan(&self, diagnosis: &Diagnosis, workload: Option<&Workload>, context: &PlanContext) -> Option<Plan> {
-        let mut candidates: Vec<&Playbook> = self.playbooks().iter().filter(|p| p.class == diagnosis.class).collect();
+        // A class named by the operator's model (`source: llm`) is advice:
+        // it may select only a playbook that changes nothing, and a person
+        // approves even that.
+        let advice_only = diagnosis.source == crate::diagnosis::Source::Llm;
+        let mut candidates: Vec<&Playbook> = self
+            .playbooks()
+            .iter()
+            .filter(|p| p.class == diagnosis.class && !(advice_only && p.is_mutating()))
+            .collect();
         candidates.sort_by_key(|p| std::cmp::Reverse(p.priority));
 
         // The target container: the crashed one, else the first that runs a known server, else the first.

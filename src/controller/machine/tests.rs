@@ -87,6 +87,7 @@ fn proposal(plan: crate::playbook::Plan, obj: &Value, dry_run: bool) -> Recovery
             evidence: vec![],
             captures: BTreeMap::new(),
             metrics: None,
+            llm: None,
         },
         content_hash: "h".into(),
         expires_at: Time(t0() + SignedDuration::from_mins(30)),

@@ -79,6 +79,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/* Where the ChatOps Secret's keys and the approvers file are mounted. */}}
 {{- define "podmedic.chatopsSecretDir" -}}/etc/podmedic/chatops/secrets{{- end -}}
 {{- define "podmedic.approversDir" -}}/etc/podmedic/chatops/approvers{{- end -}}
+{{- define "podmedic.llmSecretDir" -}}/etc/podmedic/llm{{- end -}}
 
 {{/* The ConfigMap with the approvers file: the chart's own (approversFile.content) or yours (approversFile.existingConfigMap); empty when neither. */}}
 {{- define "podmedic.approversConfigMap" -}}
