@@ -316,7 +316,10 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
     init_tracing(&config.log_format);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
+        // First, so that SIGTERM during start-up also stops cleanly (as PID 1
+        // of a container, an unhandled SIGTERM is ignored).
+        let shutdown = crate::shutdown::on_signals()?;
         // The controller keeps only the regexes that ever match compiled: the
         // embedded library (checked in full by `podmedic check` and the tests
         // of the build) loads lazily; a --patterns directory is checked in
@@ -362,18 +365,31 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
         };
         let mut ctx = crate::controller::Context::new(client, config, signatures, classifier, playbooks, metrics);
         ctx.notifier = chatops.notifier.clone();
+        ctx.shutdown = shutdown.clone();
         let ctx = std::sync::Arc::new(ctx);
         let app = crate::server::router(state.clone(), chatops.router());
-        let server = tokio::spawn(crate::server::serve(listen, app));
+        let mut server = tokio::spawn(crate::server::serve(listen, app, shutdown.clone()));
         let ready = state.clone();
         let controller = crate::controller::run_with_leader_election(ctx, move || ready.set_ready(true));
+        tokio::pin!(controller);
+        // The server returns early only when it fails; on shutdown both end.
         tokio::select! {
-            r = controller => r?,
-            r = server => r.context("the HTTP server stopped")?.context("the HTTP server failed")?,
-            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            r = &mut controller => r?,
+            r = &mut server => {
+                r.context("the HTTP server stopped")?.context("the HTTP server failed")?;
+                controller.await?;
+            }
         }
-        Ok(ExitCode::SUCCESS)
-    })
+        if !server.is_finished() {
+            // Shutdown was requested: the server is answering its last requests.
+            server.await.context("the HTTP server stopped")?.context("the HTTP server failed")?;
+        }
+        tracing::info!("stopped");
+        Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
+    });
+    // Tasks still running (ChatOps deliveries) are dropped, not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 fn init_tracing(format: &str) {

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod playbook;
 pub mod problem;
 pub mod server;
+pub mod shutdown;
 pub mod signatures;
 pub mod triage;
 pub mod trust;

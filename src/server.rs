@@ -63,9 +63,10 @@ async fn readyz(AxumState(state): AxumState<Arc<State>>) -> impl IntoResponse {
     }
 }
 
-/// Serves `app` on `addr` until the process ends.
-pub async fn serve(addr: SocketAddr, app: Router) -> std::io::Result<()> {
+/// Serves `app` on `addr` until shutdown is requested; then accepts no new
+/// connection and returns once the requests in flight are answered.
+pub async fn serve(addr: SocketAddr, app: Router, shutdown: crate::shutdown::Shutdown) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
-    axum::serve(listener, app).await
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.requested()).await
 }
