@@ -96,7 +96,12 @@ impl Replica {
     async fn stop_with(&mut self, signal: &str) -> Result<Duration> {
         self.signal(signal)?;
         let (status, took) = self.wait_exit(STOP_LIMIT).await?;
-        ensure!(status.success(), "{} exited with {status} on SIG{signal}; its log:\n{}", self.identity, self.log_text());
+        ensure!(
+            status.success(),
+            "{} exited with {status} on SIG{signal}; its log:\n{}",
+            self.identity,
+            self.log_text()
+        );
         Ok(took)
     }
 }

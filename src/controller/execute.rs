@@ -161,13 +161,11 @@ pub async fn run(ctx: Arc<Context>) {
         Controller::new(api, watcher::Config::default())
             .graceful_shutdown_on(ctx.shutdown.clone().requested())
             .run(reconcile_guarded, error_policy, ctx.clone())
-            .for_each(
-            |res| async move {
+            .for_each(|res| async move {
                 if let Err(e) = res {
                     tracing::debug!(error = %e, "proposal reconcile failed");
                 }
-            },
-        )
+            })
     }))
     .await;
 }
