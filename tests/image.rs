@@ -555,10 +555,10 @@ fn toml_lock() -> Result<Value> {
         if line == "[[package]]" {
             packages.extend(current.take().map(Value::Object));
             current = Some(serde_json::Map::new());
-        } else if let (Some(cur), Some((k, v))) = (current.as_mut(), line.split_once(" = ")) {
-            if let Some(s) = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-                cur.insert(k.to_owned(), Value::String(s.to_owned()));
-            }
+        } else if let (Some(cur), Some((k, v))) = (current.as_mut(), line.split_once(" = "))
+            && let Some(s) = v.strip_prefix('"').and_then(|v| v.strip_suffix('"'))
+        {
+            cur.insert(k.to_owned(), Value::String(s.to_owned()));
         }
     }
     packages.extend(current.map(Value::Object));
