@@ -400,7 +400,10 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
     let mut settings = config.chatops.settings().context("invalid ChatOps configuration")?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
+        // First, so that SIGTERM during start-up also stops cleanly (as PID 1
+        // of a container, an unhandled SIGTERM is ignored).
+        let shutdown = crate::shutdown::on_signals()?;
         // Refuse a bad second-opinion configuration before connecting anywhere.
         let llm = match config.llm.settings().context("invalid second-opinion (--llm-*) configuration")? {
             Some(settings) => {
@@ -461,18 +464,31 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
         let mut ctx = crate::controller::Context::new(client, config, signatures, classifier, playbooks, metrics);
         ctx.notifier = chatops.notifier.clone();
         ctx.llm = llm;
+        ctx.shutdown = shutdown.clone();
         let ctx = std::sync::Arc::new(ctx);
         let app = crate::server::router(state.clone(), chatops.router());
-        let server = tokio::spawn(crate::server::serve(listen, app));
+        let mut server = tokio::spawn(crate::server::serve(listen, app, shutdown.clone()));
         let ready = state.clone();
         let controller = crate::controller::run_with_leader_election(ctx, move || ready.set_ready(true));
+        tokio::pin!(controller);
+        // The server returns early only when it fails; on shutdown both end.
         tokio::select! {
-            r = controller => r?,
-            r = server => r.context("the HTTP server stopped")?.context("the HTTP server failed")?,
-            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            r = &mut controller => r?,
+            r = &mut server => {
+                r.context("the HTTP server stopped")?.context("the HTTP server failed")?;
+                controller.await?;
+            }
         }
-        Ok(ExitCode::SUCCESS)
-    })
+        if !server.is_finished() {
+            // Shutdown was requested: the server is answering its last requests.
+            server.await.context("the HTTP server stopped")?.context("the HTTP server failed")?;
+        }
+        tracing::info!("stopped");
+        Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
+    });
+    // Tasks still running (ChatOps deliveries) are dropped, not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 fn init_tracing(format: &str) {

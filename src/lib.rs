@@ -20,6 +20,7 @@ pub mod playbook;
 pub mod problem;
 pub mod sanitize;
 pub mod server;
+pub mod shutdown;
 pub mod signals;
 pub mod signatures;
 pub mod triage;

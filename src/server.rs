@@ -110,11 +110,13 @@ impl Default for Limits {
     }
 }
 
-/// Serves `app` on `addr` with the default [`Limits`] until the process ends.
-pub async fn serve(addr: SocketAddr, app: Router) -> std::io::Result<()> {
+/// Serves `app` on `addr` with the default [`Limits`] until shutdown is
+/// requested; then accepts no new connection and returns once the requests
+/// in flight are answered (idle keep-alive connections are closed).
+pub async fn serve(addr: SocketAddr, app: Router, shutdown: crate::shutdown::Shutdown) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
-    serve_with(listener, app, Limits::default()).await
+    serve_with(listener, app, Limits::default(), shutdown).await
 }
 
 /// The open connections, oldest first: a close signal for each.
@@ -124,8 +126,20 @@ struct Open {
     conns: VecDeque<(u64, Arc<Notify>)>,
 }
 
-/// Serves `app` on `listener` within `limits` until the process ends.
-pub async fn serve_with(listener: TcpListener, app: Router, limits: Limits) -> std::io::Result<()> {
+/// How long, after shutdown is requested, requests in flight may take.
+const DRAIN: Duration = Duration::from_secs(3);
+
+/// Serves `app` on `listener` within `limits` until `shutdown` is requested
+/// (see [`serve`]).
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: crate::shutdown::Shutdown,
+) -> std::io::Result<()> {
+    let stop = shutdown.requested();
+    tokio::pin!(stop);
+    let draining = Arc::new(AtomicBool::new(false));
     let open = Arc::new(Mutex::new(Open::default()));
     let max = limits.max_connections.max(1);
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -136,7 +150,12 @@ pub async fn serve_with(listener: TcpListener, app: Router, limits: Limits) -> s
         .max_header_size(limits.max_header_bytes)
         .max_headers(64);
     loop {
-        let (stream, _) = match listener.accept().await {
+        let accepted = tokio::select! {
+            biased;
+            () = &mut stop => break,
+            a = listener.accept() => a,
+        };
+        let (stream, _) = match accepted {
             Ok(c) => c,
             Err(e) => {
                 // Out of file descriptors or a connection reset before
@@ -161,11 +180,20 @@ pub async fn serve_with(listener: TcpListener, app: Router, limits: Limits) -> s
             id
         };
         let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        let open = open.clone();
+        let (open, draining) = (open.clone(), draining.clone());
         tokio::spawn(async move {
+            tokio::pin!(conn);
             tokio::select! {
-                r = conn => if let Err(e) = r { tracing::trace!(error = %e, "connection ended") },
-                () = close.notified() => tracing::trace!("connection closed to make room for a newer one"),
+                r = conn.as_mut() => if let Err(e) = r { tracing::trace!(error = %e, "connection ended") },
+                () = close.notified() => {
+                    if draining.load(Ordering::Relaxed) {
+                        // Shutdown: the request in flight (if any) is answered first.
+                        conn.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(DRAIN, conn).await;
+                    } else {
+                        tracing::trace!("connection closed to make room for a newer one");
+                    }
+                }
             }
             let mut open = open.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(i) = open.conns.iter().position(|(c, _)| *c == id) {
@@ -173,4 +201,18 @@ pub async fn serve_with(listener: TcpListener, app: Router, limits: Limits) -> s
             }
         });
     }
+    // Shutdown: no new connections; each open one finishes its request in
+    // flight (within DRAIN), idle ones close now.
+    drop(listener);
+    draining.store(true, Ordering::Relaxed);
+    let conns: Vec<Arc<Notify>> = {
+        let open = open.lock().unwrap_or_else(|e| e.into_inner());
+        open.conns.iter().map(|(_, c)| c.clone()).collect()
+    };
+    conns.iter().for_each(|c| c.notify_one());
+    let deadline = tokio::time::Instant::now() + DRAIN + Duration::from_millis(200);
+    while !open.lock().unwrap_or_else(|e| e.into_inner()).conns.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
 }

@@ -150,19 +150,22 @@ fn api_err(what: &'static str) -> impl FnOnce(kube::Error) -> ExecError {
     move |source| ExecError::Api { what, source }
 }
 
-/// Runs the proposal controller until the stream ends.
+/// Runs the proposal controller until shutdown is requested and the
+/// reconciles in flight are done (none is cut short), or the future is
+/// dropped.
 pub async fn run(ctx: Arc<Context>) {
     // One controller per watched namespace, so namespaced RBAC suffices;
     // one cluster-wide controller when no namespace is listed.
     let apis = super::scoped_apis::<RecoveryProposal>(&ctx);
     futures::future::join_all(apis.into_iter().map(|api| {
-        Controller::new(api, watcher::Config::default()).run(reconcile_guarded, error_policy, ctx.clone()).for_each(
-            |res| async move {
+        Controller::new(api, watcher::Config::default())
+            .graceful_shutdown_on(ctx.shutdown.clone().requested())
+            .run(reconcile_guarded, error_policy, ctx.clone())
+            .for_each(|res| async move {
                 if let Err(e) = res {
                     tracing::debug!(error = %e, "proposal reconcile failed");
                 }
-            },
-        )
+            })
     }))
     .await;
 }

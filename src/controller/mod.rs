@@ -19,6 +19,10 @@
 //! [`guard::catch`], so a panic while handling one pod is that pod's error
 //! (logged, counted as `podmedic_reconcile_errors_total{code="panic"}`);
 //! the proposal reconciler is restarted after a panic (see [`guard`]).
+//!
+//! On SIGTERM or SIGINT ([`crate::shutdown`]) both loops stop taking new
+//! work, finish what is in flight (no reconcile is cut short), and the
+//! Lease is released before [`run_with_leader_election`] returns.
 
 pub mod config;
 pub mod execute;
@@ -86,6 +90,9 @@ pub struct Context {
     /// The operator's model, asked for a second opinion when podmedic
     /// abstains (`--llm-url`); `None` when off.
     pub llm: Option<Arc<crate::llm::Llm>>,
+    /// Set on SIGTERM/SIGINT: the loops take no new work and return once
+    /// the work in flight is done (never set by default).
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 impl Context {
@@ -125,11 +132,13 @@ impl Context {
             prometheus,
             stalls: Mutex::new(stall::Proposed::default()),
             llm: None,
+            shutdown: crate::shutdown::Shutdown::never(),
         }
     }
 }
 
-/// Runs both loops until one fails or the future is dropped.
+/// Runs both loops until shutdown is requested and the work in flight is
+/// done ([`Context::shutdown`]), or until the future is dropped.
 pub async fn run_loops(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + 'static) {
     let proposals = proposal_loop(ctx.clone());
     let crashes = crash_pipeline(ctx.clone(), on_ready);
@@ -203,7 +212,9 @@ async fn crash_pipeline(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + '
             })
             .boxed()
     });
-    let events = futures::stream::select_all(streams);
+    // On shutdown the stream ends: no new crash is taken, and
+    // `for_each_concurrent` below returns once the ones in flight are done.
+    let events = futures::stream::select_all(streams).take_until(ctx.shutdown.clone().requested());
     let on_ready = Arc::new(on_ready);
     let crashes = events.filter_map(|ev| {
         let ctx = ctx.clone();
@@ -537,14 +548,17 @@ pub(crate) fn plan_for(
 }
 
 /// Waits for leadership (when enabled), runs the loops while it lasts, and
-/// starts over when it is lost.
+/// starts over when it is lost. Returns once shutdown is requested
+/// ([`Context::shutdown`]), the work in flight is done and the Lease is
+/// released (its holder cleared, so another replica takes over at once).
 pub async fn run_with_leader_election(
     ctx: Arc<Context>,
     on_ready: impl Fn() + Clone + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
     if !ctx.config.leader_election {
         ctx.metrics.leader.set(1);
-        run_loops(ctx, on_ready).await;
+        run_loops(ctx.clone(), on_ready).await;
+        ctx.metrics.leader.set(0);
         return Ok(());
     }
     let identity = ctx.config.identity.clone().unwrap_or_else(|| format!("podmedic-{}", std::process::id()));
@@ -555,19 +569,24 @@ pub async fn run_with_leader_election(
         .with_grace(5)
         .build()
         .await?;
-    let (mut leader, _task) = manager.watch().await;
+    let (mut leader, task) = manager.watch().await;
     // A passive replica is healthy and ready: it serves metrics and waits.
     on_ready();
-    loop {
+    let stop = ctx.shutdown.clone();
+    'replica: while !stop.is_requested() {
         while !*leader.borrow_and_update() {
             ctx.metrics.leader.set(0);
-            leader.changed().await?;
+            tokio::select! {
+                changed = leader.changed() => changed?,
+                () = stop.clone().requested() => break 'replica,
+            }
         }
         info!(%identity, "acquired the leader lease");
         ctx.metrics.leader.set(1);
         let loops = run_loops(ctx.clone(), on_ready.clone());
         tokio::select! {
-            () = loops => return Ok(()),
+            // The loops end only on shutdown.
+            () = loops => break 'replica,
             lost = async {
                 while *leader.borrow_and_update() {
                     if leader.changed().await.is_err() { break; }
@@ -579,7 +598,22 @@ pub async fn run_with_leader_election(
             }
         }
     }
+    // Closing the channel makes the manager's task release the Lease (if
+    // this replica holds it) and end.
+    drop(leader);
+    ctx.metrics.leader.set(0);
+    match tokio::time::timeout(LEASE_RELEASE_LIMIT, task).await {
+        Ok(Ok(Ok(_))) => info!(%identity, "released the leader lease"),
+        Ok(Ok(Err(e))) => warn!(%identity, error = %e, "could not release the leader lease; it will expire"),
+        Ok(Err(e)) => warn!(%identity, error = %e, "the lease task failed; the lease will expire"),
+        Err(_) => warn!(%identity, "releasing the leader lease timed out; it will expire"),
+    }
+    Ok(())
 }
+
+/// How long releasing the Lease may take on shutdown (one read and one
+/// patch of the Lease).
+const LEASE_RELEASE_LIMIT: Duration = Duration::from_secs(3);
 
 /// How long a reconcile waits before looking at a proposal again when
 /// nothing else wakes it.

@@ -74,8 +74,9 @@ impl Proposed {
     }
 }
 
-/// Runs the stall checks until the future is dropped (returns at once when
-/// there is no Prometheus or `--stall-window 0`).
+/// Runs the stall checks until shutdown is requested ([`Context::shutdown`])
+/// or the future is dropped (returns at once when there is no Prometheus or
+/// `--stall-window 0`).
 pub async fn run(ctx: Arc<Context>) {
     let Some(prom) = ctx.prometheus.clone() else { return };
     let window = ctx.config.metrics.stall_window.as_secs();
@@ -84,8 +85,15 @@ pub async fn run(ctx: Arc<Context>) {
     }
     let mut tick = tokio::time::interval(ctx.config.metrics.stall_interval.max(Duration::from_secs(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let stop = ctx.shutdown.clone().requested();
+    tokio::pin!(stop);
     loop {
-        tick.tick().await;
+        // On shutdown no new check starts; one in flight finishes.
+        tokio::select! {
+            biased;
+            () = &mut stop => return,
+            _ = tick.tick() => {}
+        }
         let result = check(&ctx, &prom, window).await;
         let code = match &result {
             Ok(_) => "ok",
@@ -111,7 +119,7 @@ async fn check(ctx: &Context, prom: &signals::Prometheus, window: u64) -> Result
     let mut handled = 0;
     for c in candidates {
         let (Some(ns), Some(pod)) = (c.labels.get("namespace"), c.labels.get("pod")) else { continue };
-        if !in_scope(ctx, ns) || ctx.stalls.lock().expect("stalls lock").recent(ns, pod, quiet) {
+        if !in_scope(ctx, ns) || ctx.stalls.lock().unwrap_or_else(|e| e.into_inner()).recent(ns, pod, quiet) {
             continue;
         }
         if handled >= MAX_CANDIDATES_PER_CHECK {
@@ -120,7 +128,7 @@ async fn check(ctx: &Context, prom: &signals::Prometheus, window: u64) -> Result
         handled += 1;
         match handle_candidate(ctx, prom, ns, pod, window, now).await {
             Ok(Some(outcome)) => {
-                ctx.stalls.lock().expect("stalls lock").mark(ns, pod);
+                ctx.stalls.lock().unwrap_or_else(|e| e.into_inner()).mark(ns, pod);
                 debug!(namespace = %ns, pod = %pod, ?outcome, "stall proposed");
             }
             Ok(None) => {}
