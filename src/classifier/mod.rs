@@ -89,7 +89,14 @@ fn cuda_device() -> Result<Device, ClassifierError> {
     }
     // On a CUDA build without a GPU, cuInit fails (CUDA_ERROR_NO_DEVICE, or
     // a driver older than the toolkit): an error, not a panic.
-    Device::new_cuda(0).map_err(|source| ClassifierError::Device { source })
+    Device::new_cuda(0).map_err(|e| ClassifierError::Device {
+        // The driver's words, without the backtrace candle attaches under
+        // RUST_BACKTRACE (a user's error, not a bug).
+        source: match e {
+            candle_core::Error::WithBacktrace { inner, .. } => *inner,
+            e => e,
+        },
+    })
 }
 
 /// Errors of the classifier module.
