@@ -6,6 +6,11 @@
 //! (one core, as the model card reports; `PODMEDIC_PATTERNS=DIR` points the
 //! signature baseline at another library than `patterns/`). Windows are 256
 //! windows of exactly 50 lines built from `data/dev.jsonl`.
+//!
+//! On a GPU machine, `PODMEDIC_BENCH_DEVICE=cuda` puts the model on the first
+//! GPU (a `--features cuda` build: see scripts/cuda-build and
+//! models/README.md); `auto` and `cpu` work too. Featurization stays on the
+//! CPU; each timed GPU figure includes the copy of the results back.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -17,6 +22,13 @@ use podmedic::classifier::{DEFAULT_MODEL, DeviceChoice, ModelClassifier};
 use podmedic::diagnosis::Classifier;
 use podmedic::logtext::LogTail;
 use podmedic::signatures::SignatureSet;
+
+/// The device named by `PODMEDIC_BENCH_DEVICE` (default `cpu`).
+fn bench_device() -> DeviceChoice {
+    use clap::ValueEnum as _;
+    let name = std::env::var("PODMEDIC_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into());
+    DeviceChoice::from_str(&name, true).unwrap_or_else(|e| panic!("PODMEDIC_BENCH_DEVICE={name}: {e}"))
+}
 
 /// Median of `rounds` timings of `f`, each over all of `n` items; per item.
 fn time_per_item(rounds: usize, n: usize, mut f: impl FnMut()) -> Duration {
@@ -61,10 +73,13 @@ fn main() {
     );
 
     // Model load (parse + validate + f16 -> f32), from the embedded bytes.
-    let load = time_per_item(21, 1, || {
-        black_box(ModelClassifier::from_bytes(black_box(DEFAULT_MODEL), DeviceChoice::Cpu).unwrap());
+    let choice = bench_device();
+    let model = ModelClassifier::from_bytes(DEFAULT_MODEL, choice).unwrap();
+    let device = model.device().clone();
+    println!("model on {device:?}{}", model.fallback().map_or(String::new(), |w| format!(" ({w})")));
+    let load = time_per_item(if device.is_cpu() { 21 } else { 5 }, 1, || {
+        black_box(ModelClassifier::from_bytes(black_box(DEFAULT_MODEL), choice).unwrap());
     });
-    let model = ModelClassifier::from_bytes(DEFAULT_MODEL, DeviceChoice::Cpu).unwrap();
     println!("model load ({:.1} MiB file):            {}", DEFAULT_MODEL.len() as f64 / (1 << 20) as f64, us(load));
 
     // Baseline 1: the featurizer alone.
@@ -112,6 +127,7 @@ fn main() {
         for b in &batches {
             black_box(model.logits_batch(b).unwrap());
         }
+        device.synchronize().unwrap();
     });
     let fast_only = time_per_item(21, n, || {
         for f in &feats {
@@ -132,7 +148,11 @@ fn main() {
         us(b64),
         1.0 / b64.as_secs_f64()
     );
-    println!("  all-candle path on CPU, batch 64:    {} per window  (no featurize; what CUDA runs)", us(candle64));
+    if device.is_cpu() {
+        println!("  all-candle path on CPU, batch 64:    {} per window  (no featurize; what CUDA runs)", us(candle64));
+    } else {
+        println!("  logits on the GPU, batch 64:         {} per window  (no featurize, no softmax)", us(candle64));
+    }
     println!("ratio model batch 1 / featurizer:      {:>9.2}x", b1.as_secs_f64() / feat.as_secs_f64());
     if let Some(scan) = scan {
         println!("ratio model batch 1 / signature scan:  {:>9.2}x", b1.as_secs_f64() / scan.as_secs_f64());

@@ -183,6 +183,9 @@ fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
         Engine::Signatures => None,
         Engine::Model | Engine::Fused => Some(load_model(args.model.as_deref(), args.device)?),
     };
+    if let Some(why) = model.as_ref().and_then(|m| m.fallback()) {
+        eprintln!("note: {why}");
+    }
     let (log, head) = triage::read_log_and_head(&args.log, args.tail as usize)?;
     let pod = args.pod.as_deref().map(triage::read_pod).transpose()?;
     let events = args.events.as_deref().map(triage::read_events).transpose()?.unwrap_or_default();

@@ -253,6 +253,34 @@ fn bad_inputs_get_clear_errors() {
     assert!(!out.status.success());
 }
 
+/// On a machine without a GPU (and, here, a build without the `cuda`
+/// feature; scripts/cuda-build runs the same checks on the CUDA build):
+/// `--device auto` says it falls back and answers as `--device cpu` does,
+/// `--device cuda` is a clear error, never a panic.
+#[test]
+fn device_auto_falls_back_to_the_cpu_and_device_cuda_fails_clearly() {
+    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/vllm-kv-cache.log");
+    let log = log.to_str().unwrap();
+    let cpu = podmedic(&["triage", "--log", log, "--output", "json", "--device", "cpu"]);
+    assert!(String::from_utf8_lossy(&cpu.stderr).is_empty(), "{}", String::from_utf8_lossy(&cpu.stderr));
+    let auto = podmedic(&["triage", "--log", log, "--output", "json", "--device", "auto"]);
+    assert_eq!(json(&auto), json(&cpu));
+    let note = String::from_utf8_lossy(&auto.stderr);
+    assert!(note.starts_with("note: --device auto: ") && note.contains("running on the CPU"), "{note}");
+
+    for engine in ["model", "fused"] {
+        let out = podmedic(&["triage", "--log", log, "--engine", engine, "--device", "cuda"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(out.stdout.is_empty(), "printed a diagnosis although it failed");
+        assert!(err.starts_with("error: loading the classifier: ") && err.contains("CUDA"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // The signature engine needs no classifier, so no device.
+    let out = podmedic(&["triage", "--log", log, "--engine", "signatures", "--device", "cuda"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn check_accepts_the_shipped_library_and_rejects_broken_files() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -195,6 +195,9 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
         Some(p) => ModelClassifier::load(p, args.device)?,
         None => load_default(args.device)?,
     };
+    if let Some(why) = model.fallback() {
+        eprintln!("note: {why}");
+    }
     let probs = model_probs(&model, &examples);
     let cfg = FusionConfig::default();
     let results = evaluate(&examples, &signatures, Some(&probs), &cfg);

@@ -60,18 +60,43 @@ pub enum DeviceChoice {
 }
 
 impl DeviceChoice {
-    /// The candle device.
-    pub fn device(self) -> Result<Device, ClassifierError> {
+    /// The candle device. `auto` without a usable GPU (a build without the
+    /// `cuda` feature, no GPU, no working driver) is the CPU; the second
+    /// value then says why, for the caller to tell the user. `cuda` without
+    /// one is an error.
+    pub fn device(self) -> Result<(Device, Option<String>), ClassifierError> {
         match self {
-            DeviceChoice::Cpu => Ok(Device::Cpu),
-            DeviceChoice::Auto => {
-                Device::cuda_if_available(0).map_err(|source| ClassifierError::Device { device: "auto", source })
-            }
-            DeviceChoice::Cuda => {
-                Device::new_cuda(0).map_err(|source| ClassifierError::Device { device: "cuda", source })
-            }
+            DeviceChoice::Cpu => Ok((Device::Cpu, None)),
+            DeviceChoice::Auto => match cuda_device() {
+                Ok(d) => Ok((d, None)),
+                Err(e) => Ok((
+                    Device::Cpu,
+                    Some(format!(
+                        "--device auto: {}; the classifier is running on the CPU",
+                        crate::util::error_chain(&e)
+                    )),
+                )),
+            },
+            DeviceChoice::Cuda => Ok((cuda_device()?, None)),
         }
     }
+}
+
+/// The first CUDA GPU, or why not.
+fn cuda_device() -> Result<Device, ClassifierError> {
+    if !candle_core::utils::cuda_is_available() {
+        return Err(ClassifierError::NoCudaBuild);
+    }
+    // On a CUDA build without a GPU, cuInit fails (CUDA_ERROR_NO_DEVICE, or
+    // a driver older than the toolkit): an error, not a panic.
+    Device::new_cuda(0).map_err(|e| ClassifierError::Device {
+        // The driver's words, without the backtrace candle attaches under
+        // RUST_BACKTRACE (a user's error, not a bug).
+        source: match e {
+            candle_core::Error::WithBacktrace { inner, .. } => *inner,
+            e => e,
+        },
+    })
 }
 
 /// Errors of the classifier module.
@@ -101,12 +126,13 @@ pub enum ClassifierError {
     /// A safetensors file, but not a usable podmedic classifier.
     #[error("not a usable podmedic classifier: {0}")]
     Invalid(String),
-    /// The requested device is not available.
-    #[error("device `{device}` is not available (CUDA needs a build with `--features cuda` and a GPU)")]
+    /// A CUDA device was asked for, but this build has no CUDA backend.
+    #[error("this podmedic was built without CUDA support (build it with `--features cuda`, see scripts/cuda-build)")]
+    NoCudaBuild,
+    /// The first CUDA GPU could not be opened.
+    #[error("cannot use CUDA GPU 0 (no GPU visible to this process, or no working NVIDIA driver)")]
     Device {
-        /// What was asked for.
-        device: &'static str,
-        /// Why.
+        /// Why, as the CUDA driver said it.
         #[source]
         source: candle_core::Error,
     },
@@ -139,6 +165,8 @@ pub struct ModelClassifier {
     /// training, benchmarks).
     full: OnceLock<Params>,
     device: Device,
+    /// Why `--device auto` runs on the CPU, when it does.
+    fallback: Option<String>,
     /// The embedding's data, row-major, for the CPU bag sums (empty on CUDA).
     emb: Vec<f32>,
     dense: Dense,
@@ -172,7 +200,10 @@ impl ModelClassifier {
         let meta: ModelMeta = serde_json::from_str(raw)
             .map_err(|e| ClassifierError::Invalid(format!("bad `{META_KEY}` metadata: {e}")))?;
         validate_meta(&meta)?;
-        let device = device.device()?;
+        let (device, fallback) = device.device()?;
+        if let Some(why) = &fallback {
+            tracing::warn!(reason = %why, "no CUDA GPU for the classifier; it runs on the CPU");
+        }
         let cfg = meta.model;
         let load = |name: &str, shape: &[usize]| -> Result<Tensor, ClassifierError> {
             let view = st.tensor(name).map_err(|_| ClassifierError::Invalid(format!("missing tensor `{name}`")))?;
@@ -209,7 +240,16 @@ impl ModelClassifier {
                 Params { embedding: Tensor::zeros((0, cfg.dim), DType::F32, &Device::Cpu)?, hidden, out_w, out_b };
             let dense = Dense::new(&params)?;
             let featurizer = Featurizer::new(meta.featurizer);
-            return Ok(ModelClassifier { featurizer, meta, params, full: OnceLock::new(), device, emb, dense });
+            return Ok(ModelClassifier {
+                featurizer,
+                meta,
+                params,
+                full: OnceLock::new(),
+                device,
+                fallback,
+                emb,
+                dense,
+            });
         }
         let embedding = load("embedding", &[buckets, cfg.dim])?;
         let cpu = Params { embedding, hidden, out_w, out_b };
@@ -230,6 +270,7 @@ impl ModelClassifier {
             params,
             full: OnceLock::new(),
             device,
+            fallback,
             emb,
             dense,
         })
@@ -260,6 +301,12 @@ impl ModelClassifier {
     /// The device it runs on.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// Why `--device auto` put the model on the CPU (no CUDA in this build,
+    /// no GPU, no working driver); `None` when it runs where it was asked.
+    pub fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
     }
 
     /// The featurizer.

@@ -194,11 +194,28 @@ fn serialisation_is_byte_stable() {
 }
 
 #[test]
-fn cuda_without_cuda_is_an_error() {
+fn cuda_without_cuda_is_an_error_and_auto_falls_back_to_the_cpu() {
+    // Without the `cuda` feature (every build but scripts/cuda-build's):
+    // `cuda` names the missing feature, `auto` is the CPU and says why.
     if !candle_core::utils::cuda_is_available() {
-        assert!(matches!(DeviceChoice::Cuda.device(), Err(ClassifierError::Device { .. })));
-        assert!(DeviceChoice::Auto.device().unwrap().is_cpu());
+        let err = DeviceChoice::Cuda.device().unwrap_err();
+        assert!(matches!(err, ClassifierError::NoCudaBuild), "{err:?}");
+        assert!(err.to_string().contains("--features cuda"), "{err}");
+        let (device, why) = DeviceChoice::Auto.device().unwrap();
+        assert!(device.is_cpu());
+        let why = why.expect("auto says why it runs on the CPU");
+        assert!(why.contains("without CUDA support") && why.contains("running on the CPU"), "{why}");
+        let m = load_default(DeviceChoice::Auto).unwrap();
+        assert!(m.device().is_cpu());
+        assert_eq!(m.fallback(), Some(why.as_str()));
+        // And it answers exactly as the CPU model does.
+        let cpu = load_default(DeviceChoice::Cpu).unwrap();
+        assert_eq!(cpu.fallback(), None);
+        let window = ["INFO starting", "RuntimeError: No CUDA GPUs are available"];
+        assert_eq!(m.predict(&window), cpu.predict(&window));
     }
+    let (device, why) = DeviceChoice::Cpu.device().unwrap();
+    assert!(device.is_cpu() && why.is_none());
 }
 
 #[test]
