@@ -60,8 +60,22 @@ pub struct EvidenceLine {
 pub struct Alternative {
     /// The class.
     pub class: FailureClass,
-    /// Its signature score (noisy-or of weights), 0..1.
+    /// Its signature score (noisy-or of weights), 0..1; for a class only
+    /// the classifier proposes (`source: model`), its probability.
     pub score: f64,
+    /// What proposes the class; set only when podmedic abstains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// The log lines that point at the class, most telling first; set only
+    /// when podmedic abstains, so that a person knows where to look.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<EvidenceLine>,
+}
+
+impl Alternative {
+    fn new(class: FailureClass, score: f64) -> Self {
+        Alternative { class, score, source: None, evidence: Vec::new() }
+    }
 }
 
 /// The classifier's view, reported next to the decision.
@@ -107,6 +121,13 @@ pub trait Classifier: Send + Sync {
     /// Probabilities over [`FailureClass::ALL`] (same order) for a window of
     /// normalised log lines.
     fn predict(&self, lines: &[&str]) -> [f32; FailureClass::COUNT];
+
+    /// The index in `lines` of the line that most supports `class`, when
+    /// the model can tell (used to show where to look when podmedic
+    /// abstains).
+    fn telling_line(&self, _lines: &[&str], _class: FailureClass) -> Option<usize> {
+        None
+    }
 }
 
 /// The fusion thresholds (tuned on the dev split; see `models/README.md`).
@@ -267,16 +288,19 @@ pub fn diagnose(
     let mut alternatives: Vec<Alternative> = FailureClass::ALL
         .iter()
         .filter(|c| **c != class && scores[c.index()] > 0.0)
-        .map(|c| Alternative { class: *c, score: round3(scores[c.index()]) })
+        .map(|c| Alternative::new(*c, round3(scores[c.index()])))
         .collect();
     alternatives.sort_by(|a, b| b.score.total_cmp(&a.score));
 
     let abstain = if model_alone && source == Source::Model { config.model_alone } else { config.abstain_below };
     if class == FailureClass::Unknown || confidence < abstain {
         if class != FailureClass::Unknown {
-            alternatives.insert(0, Alternative { class, score: round3(confidence) });
+            let mut top = Alternative::new(class, round3(confidence));
+            top.source = Some(if source == Source::Model { Source::Model } else { Source::Signature });
+            alternatives.insert(0, top);
         }
-        return unknown(ev, &hits, signatures, alternatives, model_opinion);
+        let candidates = candidates(ev, &hits, &facts, signatures, alternatives, model, model_opinion.as_ref());
+        return unknown(ev, &hits, signatures, candidates, model_opinion);
     }
 
     // Evidence and captures from the winning class's hits, strongest first.
@@ -343,6 +367,66 @@ pub fn diagnose(
     }
 }
 
+/// How many candidate classes an abstention lists, and lines per class.
+const CANDIDATES: usize = 3;
+const CANDIDATE_LINES: usize = 3;
+
+/// The runners-up of an abstention, each with the lines that point at it:
+/// its signature hits (strongest first) and pod/Event facts, and for a
+/// class only the classifier proposes, the line the classifier reads as
+/// most telling. At most [`CANDIDATES`] classes are listed with evidence;
+/// the rest keep only their scores.
+fn candidates(
+    ev: &Evidence,
+    hits: &[Hit],
+    facts: &[FactSignal],
+    signatures: &SignatureSet,
+    mut alternatives: Vec<Alternative>,
+    model: Option<&dyn Classifier>,
+    opinion: Option<&ModelOpinion>,
+) -> Vec<Alternative> {
+    let sigs = signatures.signatures();
+    if let Some(m) = opinion.filter(|m| m.class != FailureClass::Unknown)
+        && !alternatives.iter().any(|a| a.class == m.class)
+    {
+        let mut a = Alternative::new(m.class, round3(m.probability));
+        a.source = Some(Source::Model);
+        alternatives.push(a);
+        alternatives.sort_by(|a, b| b.score.total_cmp(&a.score));
+    }
+    let mut window: Option<Vec<(usize, String)>> = None;
+    for a in alternatives.iter_mut().take(CANDIDATES) {
+        let mut class_hits: Vec<&Hit> = hits.iter().filter(|h| sigs[h.signature].class == a.class).collect();
+        class_hits.sort_by(|x, y| {
+            sigs[y.signature].weight.total_cmp(&sigs[x.signature].weight).then(x.line_no.cmp(&y.line_no))
+        });
+        for h in class_hits {
+            if a.evidence.len() >= CANDIDATE_LINES {
+                break;
+            }
+            if !a.evidence.iter().any(|e| e.line == h.line_no) {
+                a.evidence.push(EvidenceLine { line: h.line_no, text: h.text.clone() });
+            }
+        }
+        for f in facts.iter().filter(|f| f.class == a.class) {
+            a.evidence.push(EvidenceLine { line: 0, text: f.text.clone() });
+        }
+        if a.source.is_none() {
+            a.source = Some(Source::Signature);
+        }
+        if a.evidence.is_empty()
+            && let Some(m) = model
+        {
+            let w = window.get_or_insert_with(|| numbered_window(ev, MODEL_WINDOW_LINES));
+            let refs: Vec<&str> = w.iter().map(|(_, l)| l.as_str()).collect();
+            if let Some((line, text)) = m.telling_line(&refs, a.class).and_then(|i| w.get(i)) {
+                a.evidence.push(EvidenceLine { line: *line, text: crate::util::truncate(text, 300).into_owned() });
+            }
+        }
+    }
+    alternatives
+}
+
 fn unknown(
     ev: &Evidence,
     hits: &[Hit],
@@ -402,6 +486,26 @@ fn noisy_or(a: f64, b: f64) -> f64 {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// [`normalised_window`] with each line's 1-based number in the log.
+pub fn numbered_window(ev: &Evidence, n: usize) -> Vec<(usize, String)> {
+    let mut out = Vec::with_capacity(n);
+    let mut buf = String::new();
+    for (i, raw) in ev.log.lines.iter().enumerate().rev() {
+        crate::logtext::normalize_line(raw, &mut buf);
+        for l in buf.split('\n').rev() {
+            if !l.trim().is_empty() {
+                out.push((ev.log.first_line_no + i, l.to_owned()));
+            }
+        }
+        if out.len() >= n {
+            break;
+        }
+    }
+    out.truncate(n);
+    out.reverse();
+    out
 }
 
 /// The last `n` non-empty log lines, normalised: the classifier's input.

@@ -194,3 +194,39 @@ fn the_model_alone_has_its_own_threshold() {
     let d = diagnose(&e, &SignatureSet::empty(), Some(&Fixed(FailureClass::Unknown, 0.9)), &cfg);
     assert_eq!(d.class, FailureClass::Unknown);
 }
+
+/// A model that names a class and points at the line holding a word.
+struct Pointing(FailureClass, f32, &'static str);
+impl Classifier for Pointing {
+    fn predict(&self, lines: &[&str]) -> [f32; FailureClass::COUNT] {
+        Fixed(self.0, self.1).predict(lines)
+    }
+    fn telling_line(&self, lines: &[&str], class: FailureClass) -> Option<usize> {
+        (class == self.0).then(|| lines.iter().position(|l| l.contains(self.2))).flatten()
+    }
+}
+
+#[test]
+fn abstentions_list_candidates_with_their_lines() {
+    let cfg = FusionConfig::default();
+    let log = "INFO boot\nWARNING deprecated flag --foo\nINFO loading\nweird loader message here\nINFO done";
+    let d = diagnose(&ev(log), &lib(), Some(&Pointing(FailureClass::WeightLoadFailure, 0.35, "loader")), &cfg);
+    assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
+    // The weak signature's class, with its line...
+    let cfg_alt = d.alternatives.iter().find(|a| a.class == FailureClass::ConfigError).expect("config-error listed");
+    assert_eq!(cfg_alt.source, Some(Source::Signature));
+    assert_eq!(cfg_alt.evidence, vec![EvidenceLine { line: 2, text: "WARNING deprecated flag --foo".into() }]);
+    // ...and the model's unsure class, with the line the model reads as telling.
+    let model_alt =
+        d.alternatives.iter().find(|a| a.class == FailureClass::WeightLoadFailure).expect("model's class listed");
+    assert_eq!(model_alt.source, Some(Source::Model));
+    assert_eq!(model_alt.evidence, vec![EvidenceLine { line: 4, text: "weird loader message here".into() }]);
+    assert!((model_alt.score - 0.35).abs() < 1e-3);
+    // The JSON carries them; a decided diagnosis keeps the short form.
+    let json = serde_json::to_value(&d).unwrap();
+    assert!(json["alternatives"][0]["evidence"].is_array(), "{json}");
+    let decided = run(&ev("NVRM: Xid (PCI:0000:3b:00): 79, fell off\nRuntimeError: NCCL error in: x"));
+    let json = serde_json::to_value(&decided).unwrap();
+    assert!(json["alternatives"][0].get("evidence").is_none(), "{json}");
+    assert!(json["alternatives"][0].get("source").is_none(), "{json}");
+}
