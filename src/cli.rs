@@ -277,7 +277,8 @@ fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result
         let state = crate::server::State::new(registry);
         let playbooks = load_playbooks(config.playbooks.as_ref())?;
         let listen = config.listen;
-        let settings = config.chatops.settings().context("invalid ChatOps configuration")?;
+        let mut settings = config.chatops.settings().context("invalid ChatOps configuration")?;
+        settings.inbound.dry_run = config.dry_run;
         let chatops =
             crate::chatops::ChatOps::start(settings, client.clone(), metrics.clone()).context("starting ChatOps")?;
         let classifier: Option<std::sync::Arc<dyn crate::diagnosis::Classifier>> = match config.engine.as_str() {

@@ -187,6 +187,50 @@ impl From<&Event> for EventFacts {
     }
 }
 
+/// What a node itself says about its GPUs being faulty (pure): devices the
+/// NVIDIA device plugin withdrew (`nvidia.com/gpu` allocatable below
+/// capacity), node conditions that are `True` and name a GPU, Xid, NVLink
+/// or ECC problem (node-problem-detector, DCGM and GPU-health agents), and
+/// taints naming one. These are written by node agents, not by pods, so
+/// they corroborate a GPU fault read from a pod's log.
+pub fn node_gpu_reports(node: &k8s_openapi::api::core::v1::Node) -> Vec<String> {
+    let mut out = Vec::new();
+    let gpu_word = |s: &str| {
+        let l = s.to_ascii_lowercase();
+        ["gpu", "xid", "nvlink", "ecc", "nvidia"].iter().any(|w| l.contains(w))
+    };
+    if let Some(st) = &node.status {
+        let q = |m: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
+            m.as_ref().and_then(|m| m.get("nvidia.com/gpu")).and_then(|q| q.0.trim().parse::<i64>().ok())
+        };
+        if let (Some(cap), Some(alloc)) = (q(&st.capacity), q(&st.allocatable))
+            && alloc < cap
+        {
+            out.push(format!("{} of {cap} GPUs withdrawn by the device plugin (allocatable {alloc})", cap - alloc));
+        }
+        for c in st.conditions.iter().flatten() {
+            if c.status == "True" && gpu_word(&c.type_) {
+                out.push(format!(
+                    "node condition {}{}",
+                    c.type_,
+                    c.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    for t in node.spec.as_ref().and_then(|s| s.taints.as_ref()).into_iter().flatten() {
+        if gpu_word(&t.key) && t.key != "nvidia.com/gpu" {
+            out.push(format!("node taint {}", t.key));
+        }
+    }
+    out
+}
+
+/// Whether the container holds at least one GPU (`nvidia.com/gpu` limit).
+pub fn holds_gpu(c: &ContainerFacts) -> bool {
+    c.limits.get("nvidia.com/gpu").and_then(|q| q.trim().parse::<i64>().ok()).is_some_and(|n| n > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,58 @@ pub fn indent(s: &str, prefix: &str) -> String {
     s.lines().map(|l| format!("{prefix}{l}")).collect::<Vec<_>>().join("\n")
 }
 
+/// JSON text with object keys sorted at every level and integral numbers
+/// written as integers: the same value gives the same text whichever way
+/// it travelled (the API server re-encodes custom resources with sorted
+/// keys, and writes `1.0` as `1`).
+pub fn canonical_json(v: &serde_json::Value) -> String {
+    fn write(v: &serde_json::Value, out: &mut String) {
+        use serde_json::Value;
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(&m[k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(x, out);
+                }
+                out.push(']');
+            }
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                    out.push_str(&format!("{}", f as i64));
+                }
+                _ => out.push_str(&n.to_string()),
+            },
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    out
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +113,14 @@ mod tests {
     fn truncate_respects_char_boundaries() {
         assert_eq!(truncate("héllo", 2), "h…");
         assert_eq!(truncate("abc", 3), "abc");
+    }
+
+    #[test]
+    fn canonical_json_ignores_key_order_and_integral_floats() {
+        let a: serde_json::Value = serde_json::from_str(r#"{"b": [1.0, {"y": 2, "x": "é\n"}], "a": 0.5}"#).unwrap();
+        let b: serde_json::Value = serde_json::from_str(r#"{"a": 0.5, "b": [1, {"x": "é\n", "y": 2.0}]}"#).unwrap();
+        assert_eq!(canonical_json(&a), canonical_json(&b));
+        assert_eq!(canonical_json(&a), r#"{"a":0.5,"b":[1,{"x":"é\n","y":2}]}"#);
+        assert_ne!(canonical_json(&a), canonical_json(&serde_json::json!({"a": 0.5})));
     }
 }

@@ -328,7 +328,7 @@ async fn approval_executes_the_fix_and_verification_passes() -> Result<()> {
         let ctl = Controller::start(&ns, &["--verify-window-cap", "4s"]).await?;
         let p = wait_for_proposal(&client, &ns).await?;
         let plan = p.spec.plan.clone().context("the proposal has a plan")?;
-        assert_eq!(plan["playbook"], "kv-cache-vllm-fit-context");
+        assert_eq!(plan.playbook, "kv-cache-vllm-fit-context");
         assert!(container_args(&client, &ns, "llama").await?.contains(&"32768".to_owned()));
         decide(&client, &ns, &p.name_any(), "approve", "alice").await?;
         let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::Succeeded, TIMEOUT).await?;
@@ -518,7 +518,7 @@ async fn each_failure_class_gets_its_proposal_and_plan() -> Result<()> {
         for (name, _, log, class, playbook) in cases {
             let p = proposals.iter().find(|p| p.spec.target.name == *name).expect("polled for it");
             let got_class = p.spec.diagnosis.class.as_str();
-            let got_playbook = p.spec.plan.as_ref().and_then(|v| v["playbook"].as_str()).unwrap_or("(none)");
+            let got_playbook = p.spec.plan.as_ref().map_or("(none)", |v| v.playbook.as_str());
             let ok = got_class == *class
                 && (got_playbook == *playbook || (playbook.ends_with('-') && got_playbook.starts_with(playbook)));
             if !ok {

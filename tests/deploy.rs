@@ -738,46 +738,22 @@ async fn bind(admin: &Client, ns: &str, user: &str, role: &str) -> Result<()> {
     Ok(())
 }
 
-/// A proposal as podmedic would create it.
+/// A proposal as podmedic would create it (the ChatOps fixture's spec: a
+/// real rendered plan).
 fn proposal(name: &str) -> RecoveryProposal {
     let expires =
         k8s_openapi::jiff::Timestamp::now().checked_add(k8s_openapi::jiff::SignedDuration::from_secs(1800)).unwrap();
-    let mut rp = RecoveryProposal::new(
-        name,
-        RecoveryProposalSpec {
-            target: TargetRef {
-                kind: "Deployment".into(),
-                name: "vllm".into(),
-                uid: "6f1c3f9e-0000-4000-8000-000000000001".into(),
-            },
-            pod: "vllm-7d4b9c-x2x9q".into(),
-            container: "vllm".into(),
-            node: Some("gpu-h100-535".into()),
-            diagnosis: ProposalDiagnosis {
-                class: FailureClass::KvCacheOom,
-                subclass: "max-model-len-exceeds-kv-capacity".into(),
-                confidence: 0.97,
-                source: Source::Signature,
-                summary: "vLLM needs 32768 tokens of KV cache but only 20144 fit.".into(),
-                evidence: vec![EvidenceLine {
-                    line: 9,
-                    text: "ValueError: The model's max seq len (32768) is larger than the maximum number of tokens \
-                           that can be stored in KV cache (20144)."
-                        .into(),
-                }],
-                captures: BTreeMap::from([("kv_tokens".into(), "20144".into())]),
-            },
-            plan: Some(json!({"steps": [{"id": "lower-max-model-len", "action": "patch-args"}]})),
-            content_hash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
-            expires_at: Time(expires),
-            dry_run: true,
-        },
-    );
+    let mut spec: RecoveryProposalSpec = serde_json::from_str(&read("tests/fixtures/chatops/proposal-spec.json"))
+        .expect("tests/fixtures/chatops/proposal-spec.json is a RecoveryProposal spec");
+    spec.expires_at = Time(expires);
+    spec.dry_run = true;
+    let mut rp = RecoveryProposal::new(name, spec);
     rp.metadata.labels = Some(BTreeMap::from([
         (WORKLOAD_LABEL.to_owned(), "vllm".to_owned()),
         (CLASS_LABEL.to_owned(), "kv-cache-oom".to_owned()),
     ]));
     rp.metadata.annotations = Some(BTreeMap::from([("example.com/owner".to_owned(), "team-llm".to_owned())]));
+    rp.metadata.finalizers = Some(vec![podmedic::crd::FINALIZER.to_owned()]);
     rp
 }
 

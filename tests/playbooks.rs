@@ -65,6 +65,18 @@ fn ctx(container: &str) -> PlanContext {
     }
 }
 
+/// The node itself reports the fault (a withdrawn GPU), the pod holds a GPU there.
+fn corroborated(mut c: PlanContext) -> PlanContext {
+    c.node_fault = podmedic::playbook::NodeFault {
+        pod_holds_gpu: true,
+        node_reports: vec!["1 of 8 GPUs withdrawn by the device plugin (allocatable 7)".into()],
+        other_workloads: 0,
+        cordoned_by_podmedic: 0,
+        max_cordoned: 1,
+    };
+    c
+}
+
 fn node(name: &str, driver: &str) -> NodeInfo {
     NodeInfo { name: name.into(), labels: [("nvidia.com/cuda.driver.major".to_owned(), driver.to_owned())].into() }
 }
@@ -74,7 +86,7 @@ fn text(plan: &Plan) -> String {
     let j = |v: &dyn erased::Ser| v.json();
     let mut out = String::new();
     out.push_str(&format!("playbook: {} ({})\n", plan.playbook, plan.title));
-    out.push_str(&format!("class: {}  risk: {}  approval: {}\n", plan.class, plan.risk.as_str(), j(&plan.approval)));
+    out.push_str(&format!("class: {}  risk: {}\n", plan.class, plan.risk.as_str()));
     out.push_str(&format!("target: {}\n", j(&plan.target)));
     out.push_str(&format!("parameters: {}\n", j(&plan.parameters)));
     if let Some(v) = &plan.verification {
@@ -106,7 +118,6 @@ fn text(plan: &Plan) -> String {
         if let Some(p) = &s.revert {
             out.push_str(&format!("  revert: {}\n", j(p)));
         }
-        out.push_str(&format!("  verify: {}\n", j(&s.verify)));
         if let Some(d) = &s.diff {
             for l in d.lines() {
                 out.push_str(&format!("  | {l}\n"));
@@ -271,11 +282,30 @@ golden_tests! {
     };
     gpu_fault_cordons_and_reschedules: {
         let d = diagnosis(FailureClass::GpuHardwareFault, "xid-79", &[("xid", "79"), ("pci", "0000:3b:00.0")]);
-        ("gpu-fault-cordon-and-reschedule", plan(&d, Some(&workload("vllm-deployment.yaml")), &ctx("vllm")))
+        ("gpu-fault-cordon-and-reschedule", plan(&d, Some(&workload("vllm-deployment.yaml")), &corroborated(ctx("vllm"))))
     };
     gpu_fault_on_bare_pod: {
         let d = diagnosis(FailureClass::GpuHardwareFault, "xid-79", &[("xid", "79")]);
-        ("gpu-fault-cordon-and-reschedule", plan(&d, Some(&workload("bare-pod.yaml")), &ctx("vllm")))
+        ("gpu-fault-cordon-and-reschedule", plan(&d, Some(&workload("bare-pod.yaml")), &corroborated(ctx("vllm"))))
+    };
+    // The log alone (a tenant's pod can print any Xid line) never moves a node.
+    gpu_fault_from_the_log_alone_notifies: {
+        let d = diagnosis(FailureClass::GpuHardwareFault, "xid-79", &[("xid", "79"), ("pci", "0000:3b:00.0")]);
+        let mut c = ctx("vllm");
+        c.node_fault.pod_holds_gpu = true;
+        ("gpu-fault-notify", plan(&d, Some(&workload("vllm-deployment.yaml")), &c))
+    };
+    gpu_fault_on_a_pod_without_a_gpu_notifies: {
+        let d = diagnosis(FailureClass::GpuHardwareFault, "xid-79", &[("xid", "79")]);
+        let mut c = corroborated(ctx("vllm"));
+        c.node_fault.pod_holds_gpu = false;
+        ("gpu-fault-notify", plan(&d, Some(&workload("vllm-deployment.yaml")), &c))
+    };
+    gpu_fault_at_the_cordon_limit_notifies: {
+        let d = diagnosis(FailureClass::GpuHardwareFault, "xid-79", &[("xid", "79")]);
+        let mut c = corroborated(ctx("vllm"));
+        c.node_fault.cordoned_by_podmedic = 1;
+        ("gpu-fault-notify", plan(&d, Some(&workload("vllm-deployment.yaml")), &c))
     };
     no_gpu_adds_gpu_limit: {
         let d = diagnosis(FailureClass::NoGpuVisible, "no-cuda-gpus", &[]);
@@ -449,15 +479,14 @@ fn parameter_type_bound_and_reference_errors_are_all_reported() {
 }
 
 #[test]
-fn mutations_need_a_revert_path_approval_and_verification() {
+fn mutations_need_a_revert_path_and_verification_and_approval_cannot_be_waived() {
     assert_eq!(
         problems("safety.yaml"),
         [
+            r#"safety.yaml:6:15: playbook `unsafe`: `approval` is not a playbook setting (hint: every proposal waits for a human decision; a playbook that changes nothing only informs)"#,
             r#"safety.yaml:8:13: playbook `unsafe`: step `delete`: `delete-pod` changes the cluster and has no revert path (hint: say why that is safe with `irreversible: <reason>`)"#,
-            r#"safety.yaml:8:13: playbook `unsafe`: step `delete`: `delete-pod` changes the cluster, so the playbook needs `approval: required`"#,
             r#"safety.yaml:10:13: playbook `unsafe`: step `cordon`: risk high is above the playbook's risk medium (hint: raise the playbook's `risk` so approvers see it)"#,
             r#"safety.yaml:13:21: playbook `unsafe`: step `cordon`: a failed change must `stop` or `revert`, not `continue`"#,
-            r#"safety.yaml:10:13: playbook `unsafe`: step `cordon`: `cordon-node` changes the cluster, so the playbook needs `approval: required`"#,
             r#"safety.yaml:2:9: playbook `unsafe` changes the cluster but has no `verify` (hint: add `verify: {ready_within_seconds: N, no_restart_for_seconds: M}`)"#,
         ]
     );

@@ -10,7 +10,6 @@
 //!   object's YAML;
 //! - **revert**: the revert patch restores the prior values, so apply then
 //!   revert returns the original object;
-//! - say how to **verify** it ([`Check`]s; the controller does the I/O).
 //!
 //! Actions without an object to patch (`delete-pod`, `notify`, `wait-ready`,
 //! a `rollback` with no earlier revision at hand) render as described steps.
@@ -417,58 +416,6 @@ pub enum Action {
     },
 }
 
-/// Something the controller checks after a step, described as data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Check {
-    /// The live object's field at `path` (JSON Pointer) equals `value`.
-    FieldEquals {
-        /// What object: `workload` or `node`.
-        object: String,
-        /// JSON Pointer.
-        path: String,
-        /// Expected value.
-        value: Value,
-    },
-    /// The container's running process has `flag` = `value`.
-    ArgEquals {
-        /// The container.
-        container: String,
-        /// The flag.
-        flag: String,
-        /// Expected value.
-        value: String,
-    },
-    /// The rollout finished: updated, available replicas = desired.
-    RolloutComplete,
-    /// The pod was replaced by a new one (a new UID) on another node.
-    PodReplaced {
-        /// The old pod.
-        pod: String,
-    },
-    /// The node is unschedulable.
-    NodeUnschedulable {
-        /// The node.
-        node: String,
-    },
-    /// New pods run on nodes that satisfy the expression.
-    PodsOnMatchingNodes {
-        /// Label key.
-        key: String,
-        /// Operator.
-        operator: AffinityOperator,
-        /// Values.
-        values: Vec<String>,
-    },
-    /// The workload is ready within the time.
-    Ready {
-        /// Seconds.
-        within_seconds: i64,
-    },
-    /// The notification was delivered.
-    Delivered,
-}
-
 /// Why an action cannot be applied to an object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {
@@ -848,42 +795,6 @@ impl Action {
             Action::WaitReady { timeout_seconds } => {
                 format!("wait up to {timeout_seconds} s for the workload to be ready")
             }
-        }
-    }
-
-    /// What to check after the step.
-    pub fn verify(&self) -> Vec<Check> {
-        let field = |path: String, value: Value| Check::FieldEquals { object: "workload".into(), path, value };
-        match self {
-            Action::SetArg { container, flag, value, .. } => {
-                vec![
-                    Check::ArgEquals { container: container.clone(), flag: flag.clone(), value: value.clone() },
-                    Check::RolloutComplete,
-                ]
-            }
-            Action::SetEnv { .. }
-            | Action::SetResources { .. }
-            | Action::AddToleration { .. }
-            | Action::MountShm { .. }
-            | Action::SetStartupProbe { .. }
-            | Action::RolloutRestart { .. } => vec![Check::RolloutComplete],
-            Action::AddNodeAffinity { key, operator, values } => vec![
-                Check::PodsOnMatchingNodes { key: key.clone(), operator: *operator, values: values.clone() },
-                Check::RolloutComplete,
-            ],
-            Action::Rollback { template, .. } => {
-                let mut v = Vec::new();
-                if let Some(t) = template {
-                    v.push(field("/spec/template".into(), t.clone()));
-                }
-                v.push(Check::RolloutComplete);
-                v
-            }
-            Action::DeletePod { pod } => vec![Check::PodReplaced { pod: pod.clone() }],
-            Action::CordonNode { node } => vec![Check::NodeUnschedulable { node: node.clone() }],
-            Action::Scale { replicas } => vec![field("/spec/replicas".into(), json!(replicas)), Check::RolloutComplete],
-            Action::Notify { .. } => vec![Check::Delivered],
-            Action::WaitReady { timeout_seconds } => vec![Check::Ready { within_seconds: *timeout_seconds }],
         }
     }
 }

@@ -154,13 +154,25 @@ fn apply_one(root: &mut Value, op: &PatchOp) -> Result<(), PatchError> {
 }
 
 /// The forward patch from `before` to `after` (with `test` guards) and its
-/// inverse (which restores `before`).
+/// inverse (which restores `before`), itself guarded: it first tests that
+/// every value the forward patch wrote is still there, so it fails rather
+/// than overwrite a later change.
 pub fn diff(before: &Value, after: &Value) -> (Vec<PatchOp>, Vec<PatchOp>) {
     let mut fwd = Vec::new();
     let mut inv = Vec::new();
     diff_at("", before, after, &mut fwd, &mut inv);
     inv.reverse();
-    (fwd, inv)
+    let mut guards: Vec<PatchOp> = Vec::new();
+    for op in &fwd {
+        if let PatchOp::Add { path, .. } | PatchOp::Replace { path, .. } = op
+            && let Some(v) = after.pointer(path)
+            && !guards.iter().any(|g| matches!(g, PatchOp::Test { path: p, .. } if p == path))
+        {
+            guards.push(PatchOp::Test { path: path.clone(), value: v.clone() });
+        }
+    }
+    guards.extend(inv);
+    (fwd, guards)
 }
 
 fn diff_at(path: &str, a: &Value, b: &Value, fwd: &mut Vec<PatchOp>, inv: &mut Vec<PatchOp>) {
@@ -226,6 +238,19 @@ mod tests {
         assert_eq!(apply(&a, &fwd).unwrap(), b);
         assert_eq!(apply(&b, &inv).unwrap(), a);
         assert!(fwd.iter().any(|o| matches!(o, PatchOp::Add { path, .. } if path == "/limits/nvidia.com~1gpu")));
+    }
+
+    #[test]
+    fn the_inverse_refuses_to_overwrite_a_later_change() {
+        let a = json!({"args": ["--max-model-len", "32768", "--gpu-memory-utilization", "0.9"]});
+        let b = json!({"args": ["--max-model-len", "20144", "--gpu-memory-utilization", "0.9"]});
+        let (_, inv) = diff(&a, &b);
+        assert_eq!(apply(&b, &inv).unwrap(), a);
+        // A human inserted an argument before ours: the revert fails instead
+        // of writing 32768 into another flag's slot.
+        let edited =
+            json!({"args": ["--enforce-eager", "--max-model-len", "20144", "--gpu-memory-utilization", "0.9"]});
+        assert!(matches!(apply(&edited, &inv), Err(PatchError::TestFailed(_))));
     }
 
     #[test]

@@ -94,7 +94,13 @@ fn cordon_patches_a_node() {
     let a = Action::CordonNode { node: "gpu-3".into() };
     let r = a.render(&node, "node").unwrap();
     assert_eq!(r.patch, vec![PatchOp::Add { path: "/spec/unschedulable".into(), value: json!(true) }]);
-    assert_eq!(r.revert, vec![PatchOp::Remove { path: "/spec/unschedulable".into() }]);
+    assert_eq!(
+        r.revert,
+        vec![
+            PatchOp::Test { path: "/spec/unschedulable".into(), value: json!(true) },
+            PatchOp::Remove { path: "/spec/unschedulable".into() }
+        ]
+    );
 }
 
 #[test]

@@ -216,6 +216,43 @@ impl Workload {
     }
 }
 
+/// SHA-256 of a workload's pod template (`spec.template`, canonical JSON,
+/// without the `pod-template-hash` label): a plan is bound to it, so a
+/// changed template supersedes a proposal while scaling does not.
+pub fn template_hash(object: &Value) -> Option<String> {
+    let t = object.pointer("/spec/template")?;
+    Some(crate::util::sha256_hex(crate::util::canonical_json(&strip_hash(t)).as_bytes()))
+}
+
+/// A live workload as the executor and the approval gate read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadObs {
+    /// `metadata.uid`.
+    pub uid: String,
+    /// `metadata.resourceVersion`.
+    pub resource_version: String,
+    /// `metadata.generation`.
+    pub generation: Option<i64>,
+    /// [`template_hash`] of it.
+    pub template_hash: Option<String>,
+    /// The whole object.
+    pub object: Value,
+}
+
+impl WorkloadObs {
+    /// Reads the fields from an object as the API server returned it.
+    pub fn from_object(object: Value) -> Self {
+        let s = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
+        WorkloadObs {
+            uid: s("/metadata/uid"),
+            resource_version: s("/metadata/resourceVersion"),
+            generation: object.pointer("/metadata/generation").and_then(Value::as_i64),
+            template_hash: template_hash(&object),
+            object,
+        }
+    }
+}
+
 /// A pod template without the `pod-template-hash` label the ReplicaSet adds.
 pub fn strip_hash(template: &Value) -> Value {
     let mut t = template.clone();

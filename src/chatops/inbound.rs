@@ -91,6 +91,9 @@ pub struct InboundSettings {
     pub subject_access_review: bool,
     /// Answer 202 if the decision takes longer than this (Slack's limit is 3 s).
     pub answer_within: Duration,
+    /// podmedic runs in dry-run: an approval is recorded as `NotExecuted`,
+    /// exactly as an annotation approval is.
+    pub dry_run: bool,
 }
 
 impl Default for InboundSettings {
@@ -105,6 +108,7 @@ impl Default for InboundSettings {
             webhook_approvers: Approvers::default(),
             subject_access_review: false,
             answer_within: Duration::from_millis(2500),
+            dry_run: false,
         }
     }
 }
@@ -249,6 +253,11 @@ fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// The digest of a verified request, kept on the proposal it decided.
+fn digest_hex(key: &[u8; 32]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn replay() -> Refused {
     Refused::new(StatusCode::CONFLICT, "replay", "this request was already received")
 }
@@ -286,7 +295,7 @@ async fn slack_interactions(State(state): State<ChatOpsState>, headers: HeaderMa
         let inner = &task_state.inner;
         let outcome = async {
             let by = inner.authorize_slack(&interaction.target, &interaction.user_id).await?;
-            let request = DecisionRequest { decision: interaction.decision, by, via };
+            let request = DecisionRequest { decision: interaction.decision, by, via, digest: Some(digest_hex(&key)) };
             inner.decide(&interaction.target, &request).await
         }
         .await;
@@ -338,7 +347,7 @@ async fn webhook_decision(State(state): State<ChatOpsState>, headers: HeaderMap,
         let inner = &task_state.inner;
         let outcome = async {
             let by = inner.authorize_webhook(&decision.target, &decision.user)?;
-            let request = DecisionRequest { decision: decision.decision, by, via };
+            let request = DecisionRequest { decision: decision.decision, by, via, digest: Some(digest_hex(&key)) };
             inner.decide(&decision.target, &request).await
         }
         .await;
@@ -551,11 +560,16 @@ impl Inner {
                 "the proposal's content changed since this message was sent; decide on the current one",
             ));
         }
-        match record_decision(&api, &proposal, request).await {
+        match record_decision(&self.client, &proposal, request, self.settings.dry_run).await {
             Ok(p) => Ok(p),
             Err(RecordError::Refused(r @ Refusal::NotAllowed(_))) => {
                 Err(Refused::new(StatusCode::FORBIDDEN, r.code(), r.to_string()))
             }
+            Err(RecordError::Refused(Refusal::NotPodmedics)) => Err(Refused::new(
+                StatusCode::NOT_FOUND,
+                "unknown_proposal",
+                format!("no RecoveryProposal {}/{} made by podmedic", target.namespace, target.name),
+            )),
             Err(RecordError::Refused(r)) => Err(Refused::new(StatusCode::CONFLICT, r.code(), r.to_string())),
             Err(e @ RecordError::Conflict) => Err(Refused::new(StatusCode::CONFLICT, "conflict", e.to_string())),
             Err(RecordError::Api(e)) => {

@@ -220,31 +220,18 @@ pub fn webhook_message(p: &RecoveryProposal) -> Value {
     })
 }
 
-/// A plan as text: each step's `diff` when the steps have them (`# id
-/// (action)` above each), else the plan's `text`, else compact JSON.
-pub fn plan_text(plan: &Value) -> String {
-    if let Some(steps) = plan.get("steps").and_then(Value::as_array)
-        && steps.iter().any(|s| s.get("diff").and_then(Value::as_str).is_some())
-    {
-        let mut out = Vec::new();
-        for step in steps {
-            let id = step.get("id").and_then(Value::as_str).unwrap_or("step");
-            let action = step.get("action").or_else(|| step.get("type")).and_then(Value::as_str);
-            let head = match action {
-                Some(a) => format!("# {id} ({a})"),
-                None => format!("# {id}"),
-            };
-            match step.get("diff").and_then(Value::as_str) {
-                Some(diff) => out.push(format!("{head}\n{}", diff.trim_end())),
-                None => out.push(head),
-            }
+/// A plan as text: each step's `diff` under `# id (action)`, or the step's
+/// description when it changes no workload field.
+pub fn plan_text(plan: &crate::playbook::Plan) -> String {
+    let mut out = Vec::new();
+    for step in &plan.steps {
+        let head = format!("# {} ({})", step.id, step.action.kind());
+        match &step.diff {
+            Some(diff) => out.push(format!("{head}\n{}", diff.trim_end())),
+            None => out.push(format!("{head}\n{}", step.description)),
         }
-        return out.join("\n");
     }
-    if let Some(text) = plan.get("text").and_then(Value::as_str) {
-        return text.to_owned();
-    }
-    serde_json::to_string(plan).unwrap_or_default()
+    out.join("\n")
 }
 
 /// `title` then `body` in a code block, cut so the whole stays within
@@ -324,8 +311,8 @@ pub(crate) mod tests {
         let all = texts(&msg).join("\n");
         assert!(all.contains("only 20144 fit"), "{all}");
         assert!(all.contains("   9 | ValueError"), "{all}");
-        assert!(all.contains("-        - --max-model-len=32768"), "{all}");
-        assert!(all.contains("# lower-max-model-len (set-arg)"), "{all}");
+        assert!(all.contains("-        - \"32768\""), "{all}");
+        assert!(all.contains("# set-max-model-len (set-arg)"), "{all}");
         assert!(all.contains("97%"), "{all}");
         let actions = blocks.iter().find(|b| b["type"] == "actions").unwrap();
         let ids: Vec<&str> =
@@ -357,7 +344,9 @@ pub(crate) mod tests {
     fn long_and_hostile_text_stays_within_slacks_limits() {
         let mut p = proposal("team-a", "rxp-1");
         p.spec.diagnosis.summary = "<!channel> & <https://evil|click>".into();
-        p.spec.plan = Some(json!({"steps": [{"id": "s", "diff": "x```y\n".repeat(2000)}]}));
+        if let Some(plan) = p.spec.plan.as_mut() {
+            plan.steps[0].diff = Some("x```y\n".repeat(2000));
+        }
         let msg = slack_message(&p);
         for t in texts(&msg) {
             assert!(t.chars().count() <= SECTION_TEXT_LIMIT, "{} chars", t.chars().count());
@@ -369,19 +358,13 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn plans_without_diffs_render_as_text_or_json() {
-        assert_eq!(plan_text(&json!({"text": "lower it"})), "lower it");
-        assert_eq!(plan_text(&json!({"steps": [{"id": "a"}]})), r#"{"steps":[{"id":"a"}]}"#);
-    }
-
-    #[test]
     fn webhook_message_carries_the_same_content() {
         let p = proposal("team-a", "rxp-1");
         let hook = webhook_message(&p);
         assert_eq!(hook["namespace"], "team-a");
         assert_eq!(hook["diagnosis"]["class"], "kv-cache-oom");
         assert_eq!(hook["diagnosis"]["evidence"][0]["line"], 9);
-        assert!(hook["planText"].as_str().unwrap().contains("--max-model-len=20144"));
+        assert!(hook["planText"].as_str().unwrap().contains("+        - \"20144\""), "{}", hook["planText"]);
         assert_eq!(
             hook["actions"][0],
             json!({"decision": "approve", "namespace": "team-a", "name": "rxp-1", "contentHash": "9c1e5d"})

@@ -58,6 +58,11 @@ pub struct ControllerConfig {
     #[arg(long, env = "PODMEDIC_VERIFY_WINDOW_CAP", value_parser = parse_duration)]
     pub verify_window_cap: Option<Duration>,
 
+    /// Most nodes podmedic may have cordoned at the same time, cluster-wide
+    /// (a node-level fix beyond it fails its step instead of cordoning).
+    #[arg(long, env = "PODMEDIC_MAX_CORDONED_NODES", default_value_t = 1)]
+    pub max_cordoned_nodes: usize,
+
     /// Address of the HTTP server (/metrics, /healthz, /readyz, ChatOps callbacks).
     #[arg(long, env = "PODMEDIC_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,

@@ -18,6 +18,7 @@
 pub mod config;
 pub mod execute;
 pub mod gather;
+pub mod machine;
 pub mod propose;
 pub mod watch;
 
@@ -265,9 +266,17 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
     let (plan_input, existing) = tokio::join!(plan_input(ctx, &diagnosis, &gathered, &crash.namespace), existing);
     let existing = existing.map_err(CrashError::Propose)?;
     let plan = plan_for(ctx, &diagnosis, &gathered, plan_input?, &existing);
-    let plan = plan.map(|p| serde_json::to_value(p).unwrap_or_default());
     let node = gathered.pod.spec.as_ref().and_then(|s| s.node_name.clone());
-    let spec = propose::build_spec(&gathered.owner, crash, node, &diagnosis, plan, &ctx.config, Timestamp::now());
+    let spec = propose::build_spec(
+        &gathered.owner,
+        crash,
+        gathered.pod.uid(),
+        node,
+        &diagnosis,
+        plan,
+        &ctx.config,
+        Timestamp::now(),
+    );
     let pod_ref = gathered.pod.object_ref(&());
     let outcome = propose::propose(&api, &ctx.recorder, spec, &pod_ref, ctx.config.cooldown, &existing)
         .await
@@ -287,6 +296,7 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
 struct PlanInput {
     object: serde_json::Value,
     candidate_nodes: Vec<crate::playbook::NodeInfo>,
+    node_fault: crate::playbook::NodeFault,
 }
 
 async fn plan_input(
@@ -307,7 +317,64 @@ async fn plan_input(
     } else {
         Vec::new()
     };
-    Ok(PlanInput { object, candidate_nodes })
+    let node_fault = if diagnosis.class == FailureClass::GpuHardwareFault {
+        node_fault(ctx, gathered).await?
+    } else {
+        crate::playbook::NodeFault::default()
+    };
+    Ok(PlanInput { object, candidate_nodes, node_fault })
+}
+
+/// What corroborates a GPU fault on the crashed pod's node beyond its own
+/// log: the node's own reports, other workloads' proposals for a GPU fault
+/// on the same node within the last hour, and how many nodes podmedic has
+/// cordoned now.
+async fn node_fault(ctx: &Context, gathered: &gather::Gathered) -> Result<crate::playbook::NodeFault, CrashError> {
+    use k8s_openapi::api::core::v1::Node;
+    let mut f = crate::playbook::NodeFault {
+        pod_holds_gpu: gathered.evidence.container.as_ref().is_some_and(crate::evidence::holds_gpu),
+        max_cordoned: ctx.config.max_cordoned_nodes,
+        ..Default::default()
+    };
+    let Some(node) = gathered.pod.spec.as_ref().and_then(|s| s.node_name.clone()) else { return Ok(f) };
+    let nodes: Api<Node> = Api::all(ctx.client.clone());
+    let read = |what| move |source| CrashError::Gather(gather::GatherError::Api { what, source });
+    if let Some(n) = nodes.get_opt(&node).await.map_err(read("the node"))? {
+        f.node_reports = crate::evidence::node_gpu_reports(&n);
+    }
+    f.cordoned_by_podmedic = nodes
+        .list_metadata(&kube::api::ListParams::default())
+        .await
+        .map_err(read("nodes"))?
+        .items
+        .iter()
+        .filter(|n| n.annotations().contains_key(crate::crd::CORDONED_BY_ANNOTATION))
+        .count();
+    let lp = kube::api::ListParams::default().labels(&format!(
+        "{}={}",
+        crate::crd::CLASS_LABEL,
+        crate::class::FailureClass::GpuHardwareFault.as_str()
+    ));
+    let hour = k8s_openapi::jiff::SignedDuration::from_hours(1);
+    let mut others = std::collections::BTreeSet::new();
+    for api in scoped_apis::<RecoveryProposal>(ctx) {
+        for p in api.list(&lp).await.map_err(read("proposals"))?.items {
+            let recent = p
+                .status
+                .as_ref()
+                .and_then(|s| s.last_seen.as_ref())
+                .is_some_and(|t| Timestamp::now().duration_since(t.0) < hour);
+            if crate::crd::is_stamped(&p)
+                && recent
+                && p.spec.node.as_deref() == Some(node.as_str())
+                && p.spec.target.uid != gathered.owner.uid
+            {
+                others.insert(p.spec.target.uid.clone());
+            }
+        }
+    }
+    f.other_workloads = others.len();
+    Ok(f)
 }
 
 /// Renders the playbook for a diagnosis; earlier executions on the workload
@@ -325,13 +392,14 @@ fn plan_for(
     pc.node_allocatable = gathered.node_allocatable.clone();
     pc.policy = ctx.policy.clone();
     pc.candidate_nodes = input.candidate_nodes;
+    pc.node_fault = input.node_fault;
     for p in existing.iter().filter(|p| p.spec.target.uid == gathered.owner.uid) {
         let ran = p.status.as_ref().is_some_and(|s| {
             use crate::crd::Phase::*;
             matches!(s.phase, Executing | Verifying | Succeeded | Failed | RolledBack)
         });
         let at = p.status.as_ref().and_then(|s| s.decided_at.as_ref()).map(|t| t.0.as_second());
-        let playbook = p.spec.plan.as_ref().and_then(|v| v.get("playbook")).and_then(|v| v.as_str());
+        let playbook = p.spec.plan.as_ref().map(|v| v.playbook.as_str());
         if let (true, Some(at), Some(playbook)) = (ran, at, playbook)
             && let Some(at) = chrono::DateTime::from_timestamp(at, 0)
         {

@@ -27,7 +27,7 @@ use crate::actions::{ActionKind, FieldType, Presence, Risk};
 use crate::class::FailureClass;
 use crate::problem::{Problem, Problems};
 use expr::{Expr, ParamType, Source, Val};
-pub use plan::{Attempt, NodeInfo, ParamValue, Plan, PlanContext, PlannedStep, Policy, Skipped, Target};
+pub use plan::{Attempt, NodeFault, NodeInfo, ParamValue, Plan, PlanContext, PlannedStep, Policy, Skipped, Target};
 use spec::{ConditionSpec, ExprSpec, FileSpec, ParamSpec, PlaybookSpec, StepSpec};
 
 /// Servers a playbook may name in `match.servers`.
@@ -43,16 +43,6 @@ pub enum OnFailure {
     Revert,
     /// Record the failure and go on with the steps that do not need this one.
     Continue,
-}
-
-/// Whether a person must approve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Approval {
-    /// A person approves before anything runs (the default).
-    Required,
-    /// Runs without approval; only for playbooks that change nothing.
-    None,
 }
 
 /// How to tell that the fix worked.
@@ -179,8 +169,6 @@ pub struct Playbook {
     pub priority: i64,
     /// Its risk (at least every step's).
     pub risk: Risk,
-    /// Whether a person approves.
-    pub approval: Approval,
     /// Parameters, each after those it uses.
     pub params: Vec<Param>,
     /// Steps, each after those it needs.
@@ -367,13 +355,12 @@ fn compile_playbook(file: &Path, spec: &PlaybookSpec, problems: &mut Vec<Problem
         }
     }
     let risk = choice(&spec.risk, RISKS, &format!("playbook `{id}`: risk"), file, problems);
-    let approval = match &spec.approval {
-        None => Some(Approval::Required),
-        Some(a) => {
-            let options = [("required", Approval::Required), ("none", Approval::None)];
-            choice(a, &options, &format!("playbook `{id}`: approval"), file, problems)
-        }
-    };
+    if let Some(a) = &spec.approval {
+        problems.push(
+            Problem::at(file, &a.referenced, format!("playbook `{id}`: `approval` is not a playbook setting"))
+                .hint("every proposal waits for a human decision; a playbook that changes nothing only informs"),
+        );
+    }
 
     // Parameters.
     let names: HashSet<&str> = spec.params.keys().map(String::as_str).collect();
@@ -408,7 +395,7 @@ fn compile_playbook(file: &Path, spec: &PlaybookSpec, problems: &mut Vec<Problem
     }
 
     // Steps.
-    let steps = compile_steps(file, &id, &spec.steps, &param_types, risk, approval, problems);
+    let steps = compile_steps(file, &id, &spec.steps, &param_types, risk, problems);
 
     let verify = spec.verify.as_ref().map(|v| {
         for (n, x) in [
@@ -461,7 +448,6 @@ fn compile_playbook(file: &Path, spec: &PlaybookSpec, problems: &mut Vec<Problem
         when,
         priority: spec.priority,
         risk: risk?,
-        approval: approval?,
         params: params?,
         steps,
         verify,
@@ -825,7 +811,6 @@ fn compile_steps(
     steps: &Spanned<Vec<StepSpec>>,
     types: &HashMap<String, ParamType>,
     pb_risk: Option<Risk>,
-    approval: Option<Approval>,
     problems: &mut Vec<Problem>,
 ) -> Vec<Step> {
     let at = |loc: &Location, msg: String| Problem::at(file, loc, format!("playbook `{pb}`: {msg}"));
@@ -958,12 +943,6 @@ fn compile_steps(
         if mutating && on_failure == Some(OnFailure::Continue) {
             let loc = s.on_failure.as_ref().map_or(s.id.referenced, |o| o.referenced);
             problems.push(step_at(&loc, "a failed change must `stop` or `revert`, not `continue`".into()));
-        }
-        if mutating && approval == Some(Approval::None) {
-            problems.push(step_at(
-                &s.id.referenced,
-                format!("`{kind}` changes the cluster, so the playbook needs `approval: required`"),
-            ));
         }
         let mut needs = Vec::new();
         if let Some(n) = &s.needs {

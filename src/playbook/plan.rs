@@ -30,9 +30,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::expr::{self, Lookup, ParamType, Source, Val};
-use super::{Approval, Cmp, Condition, Limits, OnFailure, Playbook, PlaybookSet, Verification};
+use super::{Cmp, Condition, Limits, OnFailure, Playbook, PlaybookSet, Verification};
 use crate::actions::{
-    self, Action, ActionKind, Check, FieldType, PatchOp, Presence, Risk, Workload, WorkloadKind, args, quantity,
+    self, Action, ActionKind, FieldType, PatchOp, Presence, Risk, Workload, WorkloadKind, args, quantity,
 };
 use crate::class::FailureClass;
 use crate::diagnosis::Diagnosis;
@@ -91,6 +91,44 @@ pub struct Attempt {
     pub at: DateTime<Utc>,
 }
 
+/// What stands behind a node-level fix (cordoning a node): the log is
+/// written partly by strangers (servers echo prompts; a tenant's pod can
+/// print anything), so a node is acted on only when the fault is
+/// corroborated outside the pod's own output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeFault {
+    /// The crashed container holds a GPU (`nvidia.com/gpu` limit) on the node.
+    pub pod_holds_gpu: bool,
+    /// What the node itself reports: a GPU the device plugin marked
+    /// unhealthy (allocatable below capacity), a GPU/Xid node condition or taint.
+    pub node_reports: Vec<String>,
+    /// Other workloads on the same node recently diagnosed with a GPU fault.
+    pub other_workloads: usize,
+    /// Nodes podmedic has cordoned now.
+    pub cordoned_by_podmedic: usize,
+    /// The most it may (`--max-cordoned-nodes`).
+    pub max_cordoned: usize,
+}
+
+impl NodeFault {
+    /// `Ok` when a node-level fix may be proposed, else why not.
+    pub fn corroborated(&self) -> Result<(), String> {
+        if !self.pod_holds_gpu {
+            return Err("a node-level fix needs the crashed container to hold a GPU on that node".into());
+        }
+        if self.node_reports.is_empty() && self.other_workloads == 0 {
+            return Err("a node-level fix needs node-level corroboration (the node reports a GPU fault, or other workloads on it fail the same way); the log alone is not enough".into());
+        }
+        if self.cordoned_by_podmedic >= self.max_cordoned {
+            return Err(format!(
+                "podmedic already has {} node(s) cordoned (limit {})",
+                self.cordoned_by_podmedic, self.max_cordoned
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Everything besides the diagnosis and the workload that rendering reads.
 #[derive(Debug, Clone)]
 pub struct PlanContext {
@@ -116,6 +154,8 @@ pub struct PlanContext {
     pub peak_memory_bytes: Option<u64>,
     /// The server, when known otherwise than from the workload.
     pub server: Option<String>,
+    /// What corroborates a node-level fix.
+    pub node_fault: NodeFault,
 }
 
 impl Default for PlanContext {
@@ -132,6 +172,7 @@ impl Default for PlanContext {
             load_seconds: None,
             peak_memory_bytes: None,
             server: None,
+            node_fault: NodeFault::default(),
         }
     }
 }
@@ -146,6 +187,11 @@ impl PlanContext {
             container: ev.container.clone(),
             node_labels: ev.node_labels.clone(),
             now,
+            node_fault: NodeFault {
+                pod_holds_gpu: ev.container.as_ref().is_some_and(crate::evidence::holds_gpu),
+                max_cordoned: 1,
+                ..NodeFault::default()
+            },
             ..PlanContext::default()
         }
     }
@@ -204,6 +250,7 @@ pub struct PlannedStep {
     /// What it does, for people.
     pub description: String,
     /// The concrete action.
+    #[schemars(schema_with = "crate::crd::action_schema")]
     pub action: Action,
     /// Steps that must succeed first.
     pub needs: Vec<String>,
@@ -218,15 +265,15 @@ pub struct PlannedStep {
     pub object: Option<String>,
     /// JSON Patch for that object (with `test` guards); absent for described steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::crd::patch_schema")]
     pub patch: Option<Vec<PatchOp>>,
     /// JSON Patch restoring the prior values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::crd::patch_schema")]
     pub revert: Option<Vec<PatchOp>>,
     /// Unified diff of the object's YAML.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
-    /// What to check afterwards.
-    pub verify: Vec<Check>,
 }
 
 /// A playbook passed over, and why.
@@ -251,11 +298,10 @@ pub struct Plan {
     pub class: FailureClass,
     /// The playbook's risk.
     pub risk: Risk,
-    /// Whether a person must approve.
-    pub approval: Approval,
     /// What it changes.
     pub target: Target,
     /// Computed parameters.
+    #[schemars(schema_with = "crate::crd::parameters_schema")]
     pub parameters: BTreeMap<String, ParamValue>,
     /// Steps, each after those it needs.
     pub steps: Vec<PlannedStep>,
@@ -279,7 +325,7 @@ impl Plan {
     /// The plan for people: title, parameters, steps with their diffs.
     pub fn to_text(&self) -> String {
         let mut out = format!("plan {}: {} (risk {}", self.playbook, self.title, self.risk.as_str());
-        out.push_str(if self.approval == Approval::Required { ", needs approval)\n" } else { ")\n" });
+        out.push_str(", needs approval)\n");
         if !self.parameters.is_empty() {
             let ps: Vec<String> = self.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
             out.push_str(&format!("  parameters: {}\n", ps.join(", ")));
@@ -628,7 +674,6 @@ impl PlaybookSet {
                         description: pb.description.clone(),
                         class: pb.class,
                         risk: pb.risk,
-                        approval: pb.approval,
                         target,
                         parameters: r.parameters,
                         steps: r.steps,
@@ -704,6 +749,10 @@ fn render_matching(
             "step `{}` ({}) needs a Deployment or StatefulSet; a bare Pod gets delete-pod and notify only",
             s.id, s.kind
         ));
+    }
+    // 2b. Node-level fixes need corroboration beyond the pod's own log.
+    if pb.steps.iter().any(|s| s.kind == ActionKind::CordonNode) {
+        ctx.node_fault.corroborated()?;
     }
     // 3. Limits.
     let age = |a: &Attempt| (ctx.now - a.at).num_seconds();
@@ -866,7 +915,6 @@ fn render_matching(
         let mut step = PlannedStep {
             id: s.id.clone(),
             description: s.description.clone().unwrap_or_else(|| action.describe()),
-            verify: action.verify(),
             needs: s.needs.clone(),
             on_failure: s.on_failure,
             risk: s.risk,

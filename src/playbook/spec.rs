@@ -34,7 +34,7 @@ pub struct PlaybookSpec {
     pub priority: i64,
     /// `low`, `medium` or `high`.
     pub risk: Spanned<String>,
-    /// `required` (the default) or `none` (only for playbooks that change nothing).
+    /// Removed (every proposal needs a human decision); reported with a hint.
     #[serde(default)]
     pub approval: Option<Spanned<String>>,
     /// Parameters by name.

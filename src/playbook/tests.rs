@@ -141,7 +141,7 @@ fn policy_reads_with_defaults_and_refuses_unknown_fields() {
 
 #[test]
 fn compile_reports_problems_from_every_file() {
-    let a = "playbooks:\n  - id: a\n    title: t\n    match: {class: unknwn}\n    risk: low\n    approval: none\n    steps:\n      - id: n\n        action: {type: notify, message: m}\n";
+    let a = "playbooks:\n  - id: a\n    title: t\n    match: {class: unknwn}\n    risk: low\n    steps:\n      - id: n\n        action: {type: notify, message: m}\n";
     let b = "playbooks: [";
     let err = PlaybookSet::compile([(Path::new("a.yaml"), a), (Path::new("b.yaml"), b)]).unwrap_err();
     assert_eq!(err.0.len(), 2, "{err}");
