@@ -139,17 +139,26 @@ pub fn augmented_set(real: &[Example], pool: &NoisePool, copies: usize, seed: u6
     out
 }
 
-/// The signature library's own `match` example lines as one-line
-/// examples of their class, for signatures of at least `min_weight` (hints
-/// below it are not a class on their own). They teach the classifier the
-/// wording the library knows, so that the model alone covers it too; the
-/// augmentation then wraps them in healthy noise.
+/// The signature library's own example lines as one-line examples: each
+/// `match` line of a signature of at least `min_weight` (hints below it are
+/// not a class on their own) as its class, and every signature's
+/// `no_match` lines (healthy lines that share its words, such as NGC's
+/// minor-version-compatibility banner) as `unknown`. They teach the
+/// classifier the wording the library knows and the near-misses it was
+/// written to avoid; the augmentation then wraps them in healthy noise.
 pub fn signature_examples(signatures: &crate::signatures::SignatureSet, min_weight: f64) -> Vec<Example> {
     let mut out = Vec::new();
-    for s in signatures.signatures().iter().filter(|s| s.weight >= min_weight) {
-        for (i, line) in s.examples.iter().enumerate() {
-            let mut e = Example::new(format!("sig-{}-{i}", s.id), s.class, line.clone());
-            e.key = vec![line.clone()];
+    for s in signatures.signatures() {
+        if s.weight >= min_weight {
+            for (i, line) in s.examples.iter().enumerate() {
+                let mut e = Example::new(format!("sig-{}-{i}", s.id), s.class, line.clone());
+                e.key = vec![line.clone()];
+                e.seed = format!("signature:{}", s.id);
+                out.push(e);
+            }
+        }
+        for (i, line) in s.near_misses.iter().enumerate() {
+            let mut e = Example::new(format!("sig-{}-near-{i}", s.id), FailureClass::Unknown, line.clone());
             e.seed = format!("signature:{}", s.id);
             out.push(e);
         }

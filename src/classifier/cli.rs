@@ -8,8 +8,8 @@ use sha2::Digest as _;
 
 use super::augment::training_set;
 use super::eval::{
-    Answers, Confusion, answers, by_group, expected_calibration_error, fusion_grid, model_decision, model_probs,
-    render, render_groups, results, tune_fusion, tune_model_alone,
+    Answers, Cached, Confusion, answers, by_group, expected_calibration_error, fusion_grid, model_alone, model_answers,
+    model_decision, render, render_groups, results, tune_fusion, tune_model_alone,
 };
 use super::featurize::FeaturizerConfig;
 use super::model::{Arch, ModelConfig};
@@ -160,11 +160,11 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     if let Some(dev) = &dev_set {
         let model = ModelClassifier::from_bytes(&bytes, DeviceChoice::Cpu)?;
         let cfg = FusionConfig::default();
-        let probs = model_probs(&model, dev);
+        let probs = model_answers(&model, dev);
         let (mut c, mut top) = (Confusion::default(), Confusion::default());
         for (e, p) in dev.iter().zip(&probs) {
-            c.add(e.class, model_decision(p, &cfg));
-            top.add(e.class, model_decision(p, &FusionConfig { model_alone: 0.0, ..cfg }));
+            c.add(e.class, model_alone(e, p, &cfg));
+            top.add(e.class, model_decision(&p.probs, &FusionConfig { model_alone: 0.0, ..cfg }));
         }
         eprintln!(
             "dev, model alone: accuracy {:.3}, macro-F1 {:.3}, `unknown` precision {:.3} (argmax: accuracy {:.3}); ECE {:.3}",
@@ -291,7 +291,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
     for (k, split) in args.split.iter().enumerate() {
         let (source, examples) = data::read_examples(&args.data, split)?;
         anyhow::ensure!(!examples.is_empty(), "no labelled windows in {} (split {split})", args.data.display());
-        let probs = model_probs(&model, &examples);
+        let probs = model_answers(&model, &examples);
         let ans = answers(&examples, &signatures, Some(&probs), &cfg);
         let res = results(&examples, &ans);
         let ece = expected_calibration_error(&examples, &probs, 10);
@@ -313,7 +313,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
                 "results": res,
                 "model_ece": ece,
                 "by": groups.iter().map(|(g, rows)| serde_json::json!({"by": g.name(), "rows": rows})).collect::<Vec<_>>(),
-                "tuned": tuned.iter().take(10).map(|(c, f1, acc)| serde_json::json!({"config": format!("{c:?}"), "macro_f1": f1, "accuracy": acc})).collect::<Vec<_>>(),
+                "tuned": tuned.iter().map(|(c, f1, acc)| serde_json::json!({"config": format!("{c:?}"), "macro_f1": f1, "accuracy": acc})).collect::<Vec<_>>(),
                 "model_alone": alone.iter().map(|(t, f1, acc)| serde_json::json!({"threshold": t, "macro_f1": f1, "accuracy": acc})).collect::<Vec<_>>(),
             })),
             EvalOutput::Text => {
@@ -416,7 +416,7 @@ fn run_loso(
 fn dump(
     path: &std::path::Path,
     examples: &[data::Example],
-    probs: &[[f32; crate::class::FailureClass::COUNT]],
+    probs: &[Cached],
     ans: &Answers,
     signatures: &SignatureSet,
     cfg: &FusionConfig,
@@ -425,7 +425,7 @@ fn dump(
         String::from("id\tsource\tserver\ttruth\tsignatures\tmodel\tmodel_p\tmodel_top\tfused\tsignature_ids\n");
     for (i, (e, p)) in examples.iter().zip(probs).enumerate() {
         let sig_d = crate::diagnosis::diagnose(&e.evidence(), signatures, None, cfg);
-        let (top, tp) = p.iter().enumerate().fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+        let (top, tp) = p.probs.iter().enumerate().fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
         out.push_str(&format!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{:.3}\t{}\t{}\t{}\n",
             e.id,

@@ -97,27 +97,60 @@ impl EngineResult {
     }
 }
 
-/// A classifier whose answers were computed beforehand, so that fusion
-/// thresholds can be swept without running the model again.
-#[derive(Debug)]
-pub struct Cached(pub [f32; N]);
+/// A classifier whose answers for one window were computed beforehand, so
+/// that fusion thresholds can be swept without running the model again.
+#[derive(Debug, Clone, Copy)]
+pub struct Cached {
+    /// Its probabilities.
+    pub probs: [f32; N],
+    /// The window line the model reads as most telling for its top class.
+    pub telling: Option<usize>,
+}
 
-impl Classifier for Cached {
-    fn predict(&self, _lines: &[&str]) -> [f32; N] {
-        self.0
+impl Cached {
+    /// The top class.
+    pub fn top(&self) -> FailureClass {
+        let (i, _) =
+            self.probs.iter().enumerate().fold((N - 1, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+        FailureClass::ALL[i]
     }
 }
 
-/// The model's probabilities for each example.
-pub fn model_probs(model: &ModelClassifier, examples: &[Example]) -> Vec<[f32; N]> {
+impl Classifier for Cached {
+    fn predict(&self, _lines: &[&str]) -> [f32; N] {
+        self.probs
+    }
+
+    fn telling_line(&self, _lines: &[&str], class: FailureClass) -> Option<usize> {
+        self.telling.filter(|_| class == self.top())
+    }
+}
+
+/// The model's answers (probabilities and the telling line of its top
+/// class) for each example.
+pub fn model_answers(model: &ModelClassifier, examples: &[Example]) -> Vec<Cached> {
     examples
         .iter()
         .map(|e| {
             let w = e.window();
             let refs: Vec<&str> = w.iter().map(String::as_str).collect();
-            model.predict(&refs)
+            let mut c = Cached { probs: model.predict(&refs), telling: None };
+            c.telling = model.telling_line(&refs, c.top());
+            c
         })
         .collect()
+}
+
+/// The model's probabilities for each example.
+pub fn model_probs(model: &ModelClassifier, examples: &[Example]) -> Vec<[f32; N]> {
+    model_answers(model, examples).into_iter().map(|c| c.probs).collect()
+}
+
+/// The model-alone decision as `triage --engine model` makes it (the
+/// threshold and the evidence-line rule of `diagnose`).
+pub fn model_alone(e: &Example, answer: &Cached, cfg: &FusionConfig) -> FailureClass {
+    static EMPTY: std::sync::OnceLock<SignatureSet> = std::sync::OnceLock::new();
+    diagnose(&e.evidence(), EMPTY.get_or_init(SignatureSet::empty), Some(answer), cfg).class
 }
 
 /// The model-only decision for one probability vector.
@@ -154,30 +187,30 @@ impl Answers {
 pub fn answers(
     examples: &[Example],
     signatures: &SignatureSet,
-    probs: Option<&[[f32; N]]>,
+    model: Option<&[Cached]>,
     cfg: &FusionConfig,
 ) -> Answers {
     let mut out = Answers::default();
     for (i, e) in examples.iter().enumerate() {
         let ev = e.evidence();
         out.signatures.push(diagnose(&ev, signatures, None, cfg).class);
-        if let Some(p) = probs {
-            out.model.push(model_decision(&p[i], cfg));
-            out.fused.push(diagnose(&ev, signatures, Some(&Cached(p[i])), cfg).class);
+        if let Some(m) = model {
+            out.model.push(model_alone(e, &m[i], cfg));
+            out.fused.push(diagnose(&ev, signatures, Some(&m[i]), cfg).class);
         }
     }
     out
 }
 
-/// Evaluates the engines on `examples`; `probs` are the model's answers
-/// ([`model_probs`]), absent to skip the model and fused engines.
+/// Evaluates the engines on `examples`; `model` are the model's answers
+/// ([`model_answers`]), absent to skip the model and fused engines.
 pub fn evaluate(
     examples: &[Example],
     signatures: &SignatureSet,
-    probs: Option<&[[f32; N]]>,
+    model: Option<&[Cached]>,
     cfg: &FusionConfig,
 ) -> Vec<EngineResult> {
-    results(examples, &answers(examples, signatures, probs, cfg))
+    results(examples, &answers(examples, signatures, model, cfg))
 }
 
 /// Confusion matrices of the engines' answers.
@@ -198,13 +231,13 @@ pub fn results(examples: &[Example], answers: &Answers) -> Vec<EngineResult> {
 /// Expected calibration error of the model's top-class probability:
 /// windows binned by that probability into `bins` equal-width bins, the
 /// mean |accuracy − confidence| weighted by bin size.
-pub fn expected_calibration_error(examples: &[Example], probs: &[[f32; N]], bins: usize) -> f64 {
+pub fn expected_calibration_error(examples: &[Example], probs: &[Cached], bins: usize) -> f64 {
     let bins = bins.max(1);
     let mut count = vec![0usize; bins];
     let mut conf = vec![0f64; bins];
     let mut right = vec![0f64; bins];
-    for (e, p) in examples.iter().zip(probs) {
-        let (i, top) = p.iter().enumerate().fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+    for (e, c) in examples.iter().zip(probs) {
+        let (i, top) = c.probs.iter().enumerate().fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
         let top = f64::from(top).clamp(0.0, 1.0);
         let b = ((top * bins as f64) as usize).min(bins - 1);
         count[b] += 1;
@@ -256,7 +289,7 @@ pub fn by_group(examples: &[Example], answers: &Answers, groups: impl Fn(&Exampl
 pub fn tune_fusion(
     examples: &[Example],
     signatures: &SignatureSet,
-    probs: &[[f32; N]],
+    model: &[Cached],
     candidates: &[FusionConfig],
 ) -> Vec<(FusionConfig, f64, f64)> {
     let evidence: Vec<_> = examples.iter().map(Example::evidence).collect();
@@ -265,8 +298,7 @@ pub fn tune_fusion(
         .map(|cfg| {
             let mut c = Confusion::default();
             for (i, e) in examples.iter().enumerate() {
-                let m = Cached(probs[i]);
-                c.add(e.class, diagnose(&evidence[i], signatures, Some(&m), cfg).class);
+                c.add(e.class, diagnose(&evidence[i], signatures, Some(&model[i]), cfg).class);
             }
             (*cfg, c.macro_f1(), c.accuracy())
         })
@@ -277,15 +309,15 @@ pub fn tune_fusion(
 }
 
 /// Model-alone macro-F1 and accuracy for each [`FusionConfig::model_alone`]
-/// threshold from 0.2 to 0.6, in order.
-pub fn tune_model_alone(examples: &[Example], probs: &[[f32; N]]) -> Vec<(f64, f64, f64)> {
-    (4..=12)
+/// threshold from 0.2 to 0.8, in order.
+pub fn tune_model_alone(examples: &[Example], model: &[Cached]) -> Vec<(f64, f64, f64)> {
+    (4..=16)
         .map(|k| {
             let t = f64::from(k) * 0.05;
             let cfg = FusionConfig { model_alone: t, ..FusionConfig::default() };
             let mut c = Confusion::default();
-            for (e, p) in examples.iter().zip(probs) {
-                c.add(e.class, model_decision(p, &cfg));
+            for (e, m) in examples.iter().zip(model) {
+                c.add(e.class, model_alone(e, m, &cfg));
             }
             (t, c.macro_f1(), c.accuracy())
         })

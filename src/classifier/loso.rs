@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::augment::training_set;
 use super::data::Example;
-use super::eval::{Cached, Confusion, model_decision};
+use super::eval::{Cached, Confusion, model_alone};
 use super::train::{TrainConfig, train};
 use super::{ClassifierError, DeviceChoice, ModelClassifier};
 use crate::diagnosis::{Classifier, FusionConfig, diagnose};
@@ -69,9 +69,10 @@ pub fn leave_one_family_out(
         for e in &held {
             let w = e.window();
             let refs: Vec<&str> = w.iter().map(String::as_str).collect();
-            let p = model.predict(&refs);
-            m.add(e.class, model_decision(&p, fusion));
-            f.add(e.class, diagnose(&e.evidence(), signatures, Some(&Cached(p)), fusion).class);
+            let mut c = Cached { probs: model.predict(&refs), telling: None };
+            c.telling = model.telling_line(&refs, c.top());
+            m.add(e.class, model_alone(e, &c, fusion));
+            f.add(e.class, diagnose(&e.evidence(), signatures, Some(&c), fusion).class);
         }
         progress(&format!(
             "{family}: {} examples, model {:.3}, fused {:.3} (trained on {} windows)",

@@ -9,15 +9,21 @@
 //! - [`featurize`]: masked, hashed word and character n-gram features.
 //! - [`model`]: the network and its two forward passes.
 //! - [`train`]: deterministic training on CPU (`podmedic train`).
-//! - [`eval`]: per-class metrics for signatures, model and fused
-//!   (`podmedic eval`).
-//! - [`data`]: the labelled JSONL windows under `data/`.
+//! - [`augment`]: what training reads: real crash logs (`data/real`) and
+//!   the signature library's example lines, wrapped in healthy noise, cut
+//!   and thinned, plus the generated windows (`data/`).
+//! - [`eval`]: per-class, per-group metrics, calibration (ECE) and the
+//!   fusion sweep for signatures, model and fused (`podmedic eval`).
+//! - [`loso`]: leave-one-server-out models (`podmedic eval --loso`).
+//! - [`data`]: the labelled JSONL windows under `data/` and `data/real/`.
 //!
 //! The shipped weights (`models/classifier.safetensors`, see
 //! `models/README.md`) are compiled into the binary; `--model PATH` loads
 //! another file. Loading validates everything in the file (format, class
 //! list, shapes, finite values), so a corrupt or foreign file is an error,
-//! never a panic.
+//! never a panic. A file trained before a class was added to
+//! [`FailureClass`] still loads: its outputs are mapped by class name and
+//! the new class gets probability 0.
 //!
 //! What runs where: on the CPU (the default), featurization and the
 //! embedding-bag sums are plain Rust over the embedding tensor's data; the

@@ -231,7 +231,7 @@ fn the_shipped_model_loads_and_reads_obvious_lines() {
 
 #[test]
 fn the_shipped_model_beats_trivial_baselines_on_the_dev_split() {
-    let dev = read_jsonl(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/dev.jsonl")).unwrap();
+    let dev = read_jsonl(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/real/dev.jsonl")).unwrap();
     let m = load_default(DeviceChoice::Cpu).unwrap();
     let probs = model_probs(&m, &dev);
     let cfg = FusionConfig::default();
@@ -241,9 +241,9 @@ fn the_shipped_model_beats_trivial_baselines_on_the_dev_split() {
         top.add(e.class, model_decision(p, &FusionConfig { model_alone: 0.0, ..cfg }));
         majority.add(e.class, FailureClass::Unknown);
     }
-    // Majority class (`unknown`): accuracy ~0.16, macro-F1 ~0.03. Uniform
+    // Majority class (`unknown`): accuracy ~0.37, macro-F1 ~0.05. Uniform
     // guessing over 11 classes: accuracy ~0.09.
-    assert!(top.accuracy() > 2.0 * majority.accuracy().max(1.0 / 11.0), "argmax accuracy {}", top.accuracy());
+    assert!(top.accuracy() > majority.accuracy().max(1.0 / 11.0) + 0.3, "argmax accuracy {}", top.accuracy());
     assert!(top.macro_f1() > 5.0 * majority.macro_f1(), "argmax macro-F1 {}", top.macro_f1());
     assert!(model.macro_f1() > 3.0 * majority.macro_f1(), "thresholded macro-F1 {}", model.macro_f1());
 }
