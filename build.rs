@@ -1,4 +1,5 @@
-//! Embeds the shipped signature library and playbooks into the binary, so
+//! Embeds the shipped signature library, playbooks and engine-flag table
+//! into the binary, so
 //! `podmedic triage` works from any directory and the container image needs
 //! no data files. `--patterns` / `--playbooks` still load from disk.
 use std::fmt::Write as _;
@@ -24,6 +25,7 @@ fn main() {
     let mut out = String::new();
     embed("patterns", &mut out, "PATTERNS");
     embed("playbooks", &mut out, "PLAYBOOKS");
+    embed("engines", &mut out, "ENGINES");
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("embedded.rs");
     std::fs::write(dest, out).unwrap();
 }

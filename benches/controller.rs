@@ -34,11 +34,18 @@
 //! (keep the controller's log; it inherits `RUST_LOG`), `PODMEDIC_BENCH_BIN`
 //! (another `podmedic` binary, e.g. to compare a change with main),
 //! `PODMEDIC_BENCH_ARGS` (more flags for `podmedic run`, e.g.
-//! `--engine signatures`). Everything else the
+//! `--engine signatures`). With `PODMEDIC_PROMETHEUS_URL` set (as
+//! `tests/cluster/env` sets it) the controller runs with `--prometheus-url`
+//! and every crash's serving metrics are read from the test Prometheus: the
+//! bench first backfills the recorded story `vllm-v1-kv-saturation` (six
+//! series, 10 minutes at 15 s) for each crash-looping pod, so each query
+//! returns a real window of samples. Everything else the
 //! bench creates is deleted at the end, also after a failure or Ctrl-C.
 
 #[path = "../tests/common/cluster.rs"]
 mod cluster;
+#[path = "../tests/common/stories.rs"]
+mod stories;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -275,6 +282,15 @@ async fn bench(client: &Client, s: &Settings, created: &mut Created) -> Result<(
     let load: String = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
     let result = async {
         watching?;
+        if let Some(url) = prometheus_url() {
+            let t0 = Instant::now();
+            backfill_stories(&ns, s.crashing)?;
+            println!(
+                "serving metrics: {url}, a recorded story backfilled for each of the {} crash-looping pods in {:.1} s",
+                s.crashing,
+                t0.elapsed().as_secs_f64()
+            );
+        }
         let log = cri_log_from_file(sample_log("vllm-kv-cache-oom.log"))?;
         created.files.push(log.clone());
         let step = s.spread.as_millis() as u64 / s.crashing as u64;
@@ -428,6 +444,35 @@ fn crashing_name(i: usize) -> String {
 
 /// A pod that crashes once after `run_ms` with `log` as its previous log
 /// and then stays in CrashLoopBackOff for the rest of the bench.
+/// The test Prometheus, when `tests/cluster/env` named one.
+fn prometheus_url() -> Option<String> {
+    std::env::var("PODMEDIC_PROMETHEUS_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// Backfills `vllm-v1-kv-saturation`, ending now, for crash-looping pods
+/// `0..n` of `ns` (one OpenMetrics file, one `tests/cluster/backfill`).
+fn backfill_stories(ns: &str, n: usize) -> Result<()> {
+    let end = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as f64;
+    let mut text = String::new();
+    for i in 0..n {
+        let labels =
+            stories::PodLabels { namespace: ns.into(), pod: crashing_name(i), container: VLLM_CONTAINER.into() };
+        let story = stories::openmetrics("vllm-v1-kv-saturation", &labels, end).context("story")?;
+        // One `# EOF`, at the very end (promtool reads repeated families).
+        text.push_str(story.trim_end_matches("# EOF\n"));
+    }
+    text.push_str("# EOF\n");
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("bench-stories.om");
+    std::fs::write(&file, text)?;
+    let out =
+        Command::new(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cluster/backfill")).arg(&file).output()?;
+    if !out.status.success() {
+        bail!("backfilling the bench's stories failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
 fn crashing_pod(i: usize, node: &str, log: &std::path::Path, run_ms: u64) -> Pod {
     let mut spec = VllmSpec::new(&crashing_name(i));
     spec.scenario = Some(Scenario::CrashLoop);
@@ -513,6 +558,7 @@ impl Controller {
         let child = Command::new(bin)
             .args(["run", "--dry-run", "--leader-election=false", "--restart-threshold", "1", "--namespaces", ns])
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(prometheus_url().map(|u| vec!["--prometheus-url".to_owned(), u]).unwrap_or_default())
             .args(std::env::var("PODMEDIC_BENCH_ARGS").unwrap_or_default().split_whitespace())
             .env("KUBECONFIG", &kubeconfig)
             .stdin(Stdio::null())

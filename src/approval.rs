@@ -250,6 +250,10 @@ pub fn superseded_by(proposal: &RecoveryProposal, workload: Option<&Option<Workl
     }
 }
 
+/// A refusal, with the status to write anyway (`Superseded`) when the
+/// workload changed since the plan was rendered.
+pub type Refused = Box<(Refusal, Option<RecoveryProposalStatus>)>;
+
 /// A decision through the shared rule (pure): the status to write, or the
 /// refusal (with the `Superseded` status to write when the workload
 /// changed since the plan was rendered).
@@ -259,9 +263,9 @@ pub fn decide(
     workload: Option<&Option<WorkloadObs>>,
     dry_run: bool,
     now: &Time,
-) -> Result<RecoveryProposalStatus, (Refusal, Option<RecoveryProposalStatus>)> {
+) -> Result<RecoveryProposalStatus, Refused> {
     if !crate::crd::is_stamped(proposal) {
-        return Err((Refusal::NotPodmedics, None));
+        return Err(Box::new((Refusal::NotPodmedics, None)));
     }
     let status = proposal.status.clone().unwrap_or_default();
     if status.phase == Phase::Proposed
@@ -273,9 +277,9 @@ pub fn decide(
         s.decided_by = Some("podmedic".into());
         s.decided_via = Some(DecidedVia::Controller);
         s.decided_at = Some(now.clone());
-        return Err((Refusal::Superseded(why), Some(s)));
+        return Err(Box::new((Refusal::Superseded(why), Some(s))));
     }
-    decided_status(proposal, request, dry_run, now).map_err(|r| (r, None))
+    decided_status(proposal, request, dry_run, now).map_err(|r| Box::new((r, None)))
 }
 
 /// Reads the proposal's target workload (`None` for a bare Pod target;
@@ -315,7 +319,7 @@ pub async fn record_decision(
     let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
     let workload = read_target(client, proposal).await.map_err(RecordError::Api)?;
     let now = Time(k8s_openapi::jiff::Timestamp::now());
-    let status = match decide(proposal, request, workload.as_ref(), dry_run, &now) {
+    let status = match decide(proposal, request, workload.as_ref(), dry_run, &now).map_err(|b| *b) {
         Ok(s) => s,
         Err((refusal, Some(superseded))) => {
             match replace_status(&api, proposal, superseded).await {

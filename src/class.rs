@@ -33,13 +33,16 @@ pub enum FailureClass {
     ConfigError,
     /// Killed by a startup or liveness probe while still loading.
     StartupProbeKill,
+    /// No crash: the pod is Ready, but requests wait (or stay running) and
+    /// nothing is generated for a window (serving metrics).
+    EngineStalled,
     /// None of the above with enough confidence.
     Unknown,
 }
 
 impl FailureClass {
     /// Every class, in index order (the classifier's output order).
-    pub const ALL: [FailureClass; 11] = [
+    pub const ALL: [FailureClass; 12] = [
         FailureClass::CudaDriverMismatch,
         FailureClass::KvCacheOom,
         FailureClass::GpuOom,
@@ -50,6 +53,7 @@ impl FailureClass {
         FailureClass::NoGpuVisible,
         FailureClass::ConfigError,
         FailureClass::StartupProbeKill,
+        FailureClass::EngineStalled,
         FailureClass::Unknown,
     ];
 
@@ -69,6 +73,7 @@ impl FailureClass {
             FailureClass::NoGpuVisible => "no-gpu-visible",
             FailureClass::ConfigError => "config-error",
             FailureClass::StartupProbeKill => "startup-probe-kill",
+            FailureClass::EngineStalled => "engine-stalled",
             FailureClass::Unknown => "unknown",
         }
     }
@@ -91,7 +96,9 @@ impl FailureClass {
     /// - NCCL failures are often the consequence of OOM or config problems
     ///   on one rank, so the specific rank error outranks them;
     /// - a probe kill is what happens when nothing else is wrong but the
-    ///   load was slow, so any real error outranks it.
+    ///   load was slow, so any real error outranks it;
+    /// - a stall is read from metrics, never from a crash log: any cause a
+    ///   log names outranks it (it is only ever decided on its own).
     pub const fn root_cause_rank(self) -> u8 {
         match self {
             FailureClass::GpuHardwareFault => 100,
@@ -104,6 +111,7 @@ impl FailureClass {
             FailureClass::ConfigError => 40,
             FailureClass::NcclFailure => 30,
             FailureClass::StartupProbeKill => 10,
+            FailureClass::EngineStalled => 5,
             FailureClass::Unknown => 0,
         }
     }
@@ -121,6 +129,7 @@ impl FailureClass {
             FailureClass::NoGpuVisible => "no GPU is visible to the container",
             FailureClass::ConfigError => "the server's configuration is invalid",
             FailureClass::StartupProbeKill => "a probe killed the container while it was still loading",
+            FailureClass::EngineStalled => "the engine is Ready but generates nothing while requests wait",
             FailureClass::Unknown => "the cause is not known with enough confidence",
         }
     }

@@ -78,6 +78,9 @@ pub struct TriageArgs {
     /// The owning Deployment/StatefulSet manifest; the plan then includes the concrete patch.
     #[arg(long, value_name = "DEPLOY.yaml")]
     pub workload: Option<PathBuf>,
+    /// The node it ran on (`kubectl get node NAME -o json`): GPU product and memory labels, allocatable resources.
+    #[arg(long, value_name = "NODE.json")]
+    pub node: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -99,6 +102,22 @@ pub struct TriageArgs {
     /// Load playbooks from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR", env = "PODMEDIC_PLAYBOOKS")]
     pub playbooks: Option<PathBuf>,
+    /// Read the crashed pod's serving metrics (queue, running, KV cache,
+    /// throughput, GPU memory) from this Prometheus; needs `--pod`, whose
+    /// namespace, name and container select the series.
+    #[arg(long, value_name = "URL", requires = "pod")]
+    pub prometheus_url: Option<String>,
+    /// The serving metrics from a file instead: a Prometheus query answer
+    /// (JSON) holding the pod's raw series, e.g.
+    /// `curl -G .../api/v1/query --data-urlencode 'query={namespace="ns",pod="p"}[10m]'`.
+    #[arg(long, value_name = "FILE", conflicts_with = "prometheus_url")]
+    pub metrics: Option<PathBuf>,
+    /// How much time before the crash the metrics cover.
+    #[arg(long, default_value = "10m", value_parser = crate::controller::config::parse_duration)]
+    pub metrics_window: std::time::Duration,
+    /// Time limit of the Prometheus query.
+    #[arg(long, default_value = "5s", value_parser = crate::controller::config::parse_duration_ms)]
+    pub prometheus_timeout: std::time::Duration,
 }
 
 /// Arguments of `podmedic check`.
@@ -161,18 +180,42 @@ fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
         Engine::Signatures => None,
         Engine::Model | Engine::Fused => Some(load_model(args.model.as_deref(), args.device)?),
     };
-    let log = triage::read_log(&args.log, args.tail as usize)?;
+    let (log, head) = triage::read_log_and_head(&args.log, args.tail as usize)?;
     let pod = args.pod.as_deref().map(triage::read_pod).transpose()?;
     let events = args.events.as_deref().map(triage::read_events).transpose()?.unwrap_or_default();
-    let ev = triage::evidence(log, pod.as_ref(), &events);
+    let node = args.node.as_deref().map(triage::read_node).transpose()?;
+    let mut ev = triage::evidence(log, pod.as_ref(), &events);
+    ev.metrics = triage_metrics(args, pod.as_ref(), ev.container.as_ref().map(|c| c.name.as_str()))?;
     let classifier = model.as_ref().map(|m| m as &dyn crate::diagnosis::Classifier);
     let diagnosis = diagnose(&ev, &signatures, classifier, &FusionConfig::default());
     let playbooks = load_playbooks(args.playbooks.as_ref())?;
     let workload = args.workload.as_deref().map(crate::actions::workload::Workload::load).transpose()?;
     let mut ctx = crate::playbook::PlanContext::from_evidence(&ev, chrono::Utc::now());
     ctx.pod_name = pod.as_ref().and_then(|p| p.metadata.name.clone());
+    if let Some(n) = &node {
+        (ctx.node_labels, ctx.node_allocatable) = triage::node_facts(n);
+    }
+    let engine = identify_engine(&head, ev.container.as_ref(), workload.as_ref());
+    ctx.engine = Some(engine.clone());
     let plan = playbooks.plan(&diagnosis, workload.as_ref(), &ctx);
-    let report = triage::Report::new(diagnosis, &ev, plan);
+    // The plan may know the version better (its target container's image).
+    let engine = match &plan {
+        Some(p) if p.target.server.as_deref() == Some(engine.name.as_str()) || engine.name == "other" => {
+            let mut e = engine;
+            if let Some(server) = &p.target.server {
+                e.name = server.clone();
+            }
+            if e.version.is_none()
+                && let Some(v) = p.target.server_version.as_deref().and_then(crate::engine::Version::parse)
+            {
+                e.version = Some(v);
+                e.version_source = Some(crate::engine::VersionSource::Image);
+            }
+            e
+        }
+        _ => engine,
+    };
+    let report = triage::Report::new(diagnosis, &ev, plan, engine);
     match args.output {
         Output::Json => println!("{}", serde_json::to_string(&report).context("serialising the report")?),
         Output::Text => print!("{}", report.to_text(std::io::stdout().is_terminal())),
@@ -180,14 +223,68 @@ fn run_triage(args: &TriageArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The engine from the log head and the crashed container (the pod's, else
+/// the workload's serving container).
+fn identify_engine(
+    head: &[u8],
+    facts: Option<&crate::evidence::ContainerFacts>,
+    workload: Option<&crate::actions::workload::Workload>,
+) -> crate::engine::EngineInfo {
+    let log = crate::engine::read_head(head);
+    let containers = workload.map(|w| w.containers()).unwrap_or_default();
+    let container = facts
+        .and_then(|f| containers.iter().find(|c| c.get("name").and_then(|n| n.as_str()) == Some(f.name.as_str())))
+        .or_else(|| {
+            containers.iter().find(|c| {
+                let image = c.get("image").and_then(|i| i.as_str()).unwrap_or_default();
+                crate::playbook::plan::detect_server(image, &crate::playbook::plan::command_line(c)) != "other"
+            })
+        })
+        .or_else(|| containers.first());
+    let image = facts
+        .and_then(|f| f.image.clone())
+        .or_else(|| container.and_then(|c| c.get("image").and_then(|i| i.as_str()).map(str::to_owned)));
+    let cmd = container.map(crate::playbook::plan::command_line).unwrap_or_default();
+    crate::engine::EngineInfo::identify(&log, image.as_deref(), &cmd)
+}
+
+/// The metrics for `podmedic triage`: from `--metrics FILE`, or asked of
+/// `--prometheus-url` for the pod's crashed container (a Prometheus that
+/// does not answer is stated in the diagnosis, never an error).
+fn triage_metrics(
+    args: &TriageArgs,
+    pod: Option<&k8s_openapi::api::core::v1::Pod>,
+    container: Option<&str>,
+) -> anyhow::Result<crate::signals::Reading> {
+    use crate::signals::{self, Reading, Target};
+    let window = args.metrics_window.as_secs().max(1);
+    let target = pod.and_then(|p| Target::of_pod(p, container));
+    let end = pod.zip(container).and_then(|(p, c)| signals::crash_end(p, c));
+    if let Some(file) = &args.metrics {
+        return Ok(triage::read_metrics_file(file, target.as_ref(), end, window)?);
+    }
+    let Some(url) = &args.prometheus_url else { return Ok(Reading::NotRequested) };
+    let target = target.context("--prometheus-url needs a --pod with a name to know which series to read")?;
+    let prom = signals::Prometheus::new(&signals::Settings {
+        url: url.clone(),
+        timeout: args.prometheus_timeout,
+        max_bytes: 16 << 20,
+    })
+    .map_err(|e| anyhow::anyhow!("--prometheus-url {url:?}: {e}"))?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let ends: Vec<f64> = end.into_iter().chain([signals::now()]).collect();
+    Ok(runtime.block_on(signals::read_window(&prom, &target, &ends, window)))
+}
+
 fn run_check(args: &CheckArgs) -> ExitCode {
     let paths: Vec<PathBuf> = if args.paths.is_empty() {
-        ["patterns", "playbooks"].into_iter().map(PathBuf::from).filter(|p| p.exists()).collect()
+        ["patterns", "playbooks", "engines"].into_iter().map(PathBuf::from).filter(|p| p.exists()).collect()
     } else {
         args.paths.clone()
     };
     let mut problems = Vec::new();
-    let (mut signature_files, mut playbook_files) = (Vec::new(), Vec::new());
+    let (mut signature_files, mut playbook_files, mut engine_files) = (Vec::new(), Vec::new(), Vec::new());
     for path in &paths {
         match yaml_files(path) {
             Ok(files) => {
@@ -196,6 +293,8 @@ fn run_check(args: &CheckArgs) -> ExitCode {
                     let text = std::fs::read_to_string(&f).unwrap_or_default();
                     if text.lines().any(|l| l.starts_with("playbooks:")) {
                         playbook_files.push(f);
+                    } else if text.lines().any(|l| l.starts_with("engine:")) {
+                        engine_files.push(f);
                     } else {
                         signature_files.push(f);
                     }
@@ -204,28 +303,50 @@ fn run_check(args: &CheckArgs) -> ExitCode {
             Err(e) => problems.push(Problem::whole_file(path, format!("cannot read: {e}"))),
         }
     }
-    if signature_files.is_empty() && playbook_files.is_empty() && problems.is_empty() {
+    if signature_files.is_empty() && playbook_files.is_empty() && engine_files.is_empty() && problems.is_empty() {
         let first = paths.first().map_or(Path::new("."), |p| p.as_path());
         problems.push(Problem::whole_file(first, "no .yaml files found"));
     }
-    let (mut signatures, mut playbooks) = (0, 0);
+    let (mut signatures, mut playbooks, mut engines, mut flags) = (0, 0, 0, 0);
+    // Playbooks are checked against the engine files given, else the embedded table.
+    let table = if engine_files.is_empty() {
+        crate::engine::EngineTable::embedded()
+    } else {
+        crate::engine::EngineTable::load(&engine_files).map(std::sync::Arc::new)
+    };
+    let table = match table {
+        Ok(t) => {
+            if !engine_files.is_empty() {
+                engines = t.engines().len();
+                flags = t.engines().iter().map(|e| e.flags.len()).sum::<usize>();
+            }
+            Some(t)
+        }
+        Err(Problems(ps)) => {
+            problems.extend(ps);
+            None
+        }
+    };
     if !signature_files.is_empty() {
         match SignatureSet::load(&signature_files) {
             Ok(set) => signatures = set.len(),
             Err(Problems(ps)) => problems.extend(ps),
         }
     }
-    if !playbook_files.is_empty() {
-        match crate::playbook::check(&playbook_files) {
+    if !playbook_files.is_empty()
+        && let Some(table) = table
+    {
+        match crate::playbook::PlaybookSet::load_with(&playbook_files, table) {
             Ok(set) => playbooks = set.playbooks().len(),
             Err(Problems(ps)) => problems.extend(ps),
         }
     }
     if problems.is_empty() {
         println!(
-            "ok: {signatures} signatures in {} files, {playbooks} playbooks in {} files",
+            "ok: {signatures} signatures in {} files, {playbooks} playbooks in {} files, {flags} engine flags of {engines} engines in {} files",
             signature_files.len(),
-            playbook_files.len()
+            playbook_files.len(),
+            engine_files.len()
         );
         ExitCode::SUCCESS
     } else {
@@ -239,6 +360,14 @@ fn run_check(args: &CheckArgs) -> ExitCode {
 
 fn run_controller(config: crate::controller::ControllerConfig) -> anyhow::Result<ExitCode> {
     init_tracing(&config.log_format);
+    if let Some(url) = &config.metrics.prometheus_url {
+        crate::signals::Prometheus::new(&crate::signals::Settings {
+            url: url.clone(),
+            timeout: config.metrics.prometheus_timeout,
+            max_bytes: crate::controller::METRICS_MAX_BYTES,
+        })
+        .map_err(|e| anyhow::anyhow!("--prometheus-url {url:?}: {e}"))?;
+    }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {

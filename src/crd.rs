@@ -129,6 +129,14 @@ pub struct ProposalDiagnosis {
     /// Values read from the evidence that the plan uses (e.g. `kv_tokens`).
     #[serde(default)]
     pub captures: BTreeMap<String, String>,
+    /// The serving metrics of the minutes before the crash (or the stall),
+    /// as `podmedic triage` reports them: `server`, `window_seconds` and per
+    /// signal (`kv_cache_usage`, `requests_waiting`, `requests_running`,
+    /// `generation_throughput`, `gpu_memory_used`) `last`, `max`, `min`,
+    /// `mean`, `metric` and `points`. Absent when none were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "metrics_schema")]
+    pub metrics: Option<crate::signals::MetricsSummary>,
 }
 
 /// Where a proposal stands.
@@ -453,6 +461,14 @@ pub(crate) fn patch_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schem
                 "value": { "x-kubernetes-preserve-unknown-fields": true }
             }
         }
+    })
+}
+
+/// Schema of the metrics summary (signals with their sample points).
+fn metrics_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true
     })
 }
 

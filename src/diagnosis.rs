@@ -205,6 +205,18 @@ fn fact_signals(ev: &Evidence) -> Vec<FactSignal> {
             });
         }
     }
+    if let Some((xid, at)) = ev.metrics.summary().and_then(|m| m.facts().xid) {
+        // DCGM is node-level evidence, not a line a stranger could echo.
+        out.push(FactSignal {
+            class: FailureClass::GpuHardwareFault,
+            subclass: "dcgm-xid",
+            weight: 0.9,
+            text: format!(
+                "DCGM reported Xid {xid} on the pod's GPU at {} (serving metrics)",
+                chrono::DateTime::from_timestamp(at as i64, 0).map_or_else(|| format!("{at:.0}"), |d| d.to_rfc3339())
+            ),
+        });
+    }
     if let Some(kind) = ev.probe_kill() {
         let (sub, which) = match kind {
             ProbeKill::Startup => ("startup-probe", "startup"),
@@ -222,8 +234,23 @@ fn fact_signals(ev: &Evidence) -> Vec<FactSignal> {
     out
 }
 
-/// Diagnoses one crash from its evidence.
+/// Diagnoses one crash from its evidence. When serving metrics were asked
+/// for, the summary ends with what they show (or why there are none), see
+/// [`crate::signals::explain`].
 pub fn diagnose(
+    ev: &Evidence,
+    signatures: &SignatureSet,
+    model: Option<&dyn Classifier>,
+    config: &FusionConfig,
+) -> Diagnosis {
+    let mut d = diagnose_evidence(ev, signatures, model, config);
+    if let Some(sentence) = crate::signals::explain(d.class, &ev.metrics) {
+        d.summary = format!("{} {sentence}", d.summary.trim_end());
+    }
+    d
+}
+
+fn diagnose_evidence(
     ev: &Evidence,
     signatures: &SignatureSet,
     model: Option<&dyn Classifier>,
@@ -541,6 +568,69 @@ fn candidates(
     alternatives
 }
 
+/// How many of the running container's last log lines a stall proposal
+/// keeps as its captured diagnostics.
+pub const STALL_LOG_LINES: usize = 12;
+
+/// The diagnosis of a wedged engine: no crash, read from its serving
+/// metrics by [`crate::signals::stall::detect`]. The evidence is the stall
+/// in numbers, then the running container's last log lines (the
+/// diagnostics captured before any restart).
+pub fn stalled(ev: &Evidence, stall: &crate::signals::stall::Stall) -> Diagnosis {
+    use crate::signals::summary::duration;
+    let facts = ev.metrics.summary().map(|m| m.facts()).unwrap_or_default();
+    let server = if facts.server.is_empty() { "the engine".to_owned() } else { facts.server.clone() };
+    let mut evidence = vec![EvidenceLine {
+        line: 0,
+        text: format!(
+            "no tokens generated for {} ({} waiting, {} running at the end); the pod stayed Ready",
+            duration(stall.seconds),
+            stall.waiting,
+            stall.running
+        ),
+    }];
+    let sentence = crate::signals::explain(FailureClass::EngineStalled, &ev.metrics);
+    if let Some(s) = &sentence {
+        evidence.push(EvidenceLine { line: 0, text: s.trim_end_matches('.').to_owned() });
+    }
+    let mut buf = String::new();
+    let mut tail: Vec<EvidenceLine> = Vec::new();
+    for (i, raw) in ev.log.lines.iter().enumerate().rev() {
+        if tail.len() >= STALL_LOG_LINES {
+            break;
+        }
+        crate::logtext::normalize_line(raw, &mut buf);
+        let text = buf.trim();
+        if !text.is_empty() {
+            tail.push(EvidenceLine {
+                line: ev.log.first_line_no + i,
+                text: crate::util::truncate(text, 300).into_owned(),
+            });
+        }
+    }
+    tail.reverse();
+    evidence.extend(tail);
+    let mut captures = BTreeMap::new();
+    captures.insert("stalled_seconds".to_owned(), format!("{:.0}", stall.seconds));
+    captures.insert("requests_waiting".to_owned(), format!("{}", stall.waiting));
+    captures.insert("requests_running".to_owned(), format!("{}", stall.running));
+    Diagnosis {
+        class: FailureClass::EngineStalled,
+        subclass: stall.shape.subclass().to_owned(),
+        confidence: 0.9,
+        source: Source::Signature,
+        evidence,
+        summary: match sentence {
+            Some(s) => format!("{} {s}", stall.sentence(&server)),
+            None => stall.sentence(&server),
+        },
+        captures,
+        signatures: Vec::new(),
+        alternatives: Vec::new(),
+        model: None,
+    }
+}
+
 fn unknown(
     ev: &Evidence,
     hits: &[Hit],
@@ -629,7 +719,7 @@ pub fn normalised_window(ev: &Evidence, n: usize) -> Vec<String> {
     for raw in ev.log.lines.iter().rev() {
         crate::logtext::normalize_line(raw, &mut buf);
         for l in buf.split('\n').rev() {
-            if !l.trim().is_empty() {
+            if !l.trim().is_empty() && !crate::trust::is_request_echo(l) {
                 out.push(l.to_owned());
             }
         }

@@ -1,2 +1,3 @@
-//! The signature library and playbooks compiled into the binary (see build.rs).
+//! The signature library, playbooks and engine-flag table compiled into the
+//! binary (see build.rs).
 include!(concat!(env!("OUT_DIR"), "/embedded.rs"));

@@ -22,8 +22,9 @@ pub struct Evidence {
     pub events: Vec<EventFacts>,
     /// Labels of the node the pod ran on (GPU product, driver, CUDA version).
     pub node_labels: BTreeMap<String, String>,
-    /// Optional metric samples, e.g. `vllm:gpu_cache_usage_perc`.
-    pub metrics: BTreeMap<String, f64>,
+    /// The serving metrics of the minutes before the crash (or of the
+    /// stall), or why there are none (see [`crate::signals`]).
+    pub metrics: crate::signals::Reading,
 }
 
 /// How a container last ended.

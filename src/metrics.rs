@@ -4,7 +4,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `podmedic_pod_events_total` | counter | `kind` = crashloop, oomkilled, probe_kill |
+//! | `podmedic_pod_events_total` | counter | `kind` = crashloop, oomkilled, probe_kill, stall |
 //! | `podmedic_diagnoses_total` | counter | `class`, `source` |
 //! | `podmedic_proposals` | gauge | `phase` (open proposals seen by this replica) |
 //! | `podmedic_proposal_transitions_total` | counter | `phase` (entered) |
@@ -16,6 +16,8 @@
 //! | `podmedic_circuit_breaker_open` | gauge | — |
 //! | `podmedic_leader` | gauge | — |
 //! | `podmedic_notifications_total` | counter | `channel`, `result` |
+//! | `podmedic_metrics_reads_total` | counter | `result` = read, no_data, unavailable (serving metrics of a crash) |
+//! | `podmedic_stall_checks_total` | counter | `result` = ok, or a Prometheus error code |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -72,6 +74,13 @@ pub struct CodeLabel {
     pub code: &'static str,
 }
 
+/// Label set `{result}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    /// A bounded result code.
+    pub result: &'static str,
+}
+
 /// Label set `{channel, result}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ChannelLabels {
@@ -108,6 +117,10 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Outbound notifications.
     pub notifications: Family<ChannelLabels, Counter>,
+    /// Serving-metric reads for crashes, by result.
+    pub metrics_reads: Family<ResultLabel, Counter>,
+    /// Stall checks against Prometheus, by result.
+    pub stall_checks: Family<ResultLabel, Counter>,
 }
 
 impl Metrics {
@@ -126,6 +139,8 @@ impl Metrics {
             circuit_breaker_open: Gauge::default(),
             leader: Gauge::default(),
             notifications: Family::default(),
+            metrics_reads: Family::default(),
+            stall_checks: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("podmedic");
         r.register("pod_events", "Crash events seen on watched pods", m.pod_events.clone());
@@ -148,6 +163,8 @@ impl Metrics {
         );
         r.register("leader", "1 while this replica holds the leader lease", m.leader.clone());
         r.register("notifications", "Outbound ChatOps notifications by channel and result", m.notifications.clone());
+        r.register("metrics_reads", "Serving-metric reads for crashes, by result", m.metrics_reads.clone());
+        r.register("stall_checks", "Stall checks against Prometheus, by result", m.stall_checks.clone());
         m
     }
 }

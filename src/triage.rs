@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use serde::Serialize;
 
 use crate::class::FailureClass;
@@ -38,13 +38,41 @@ pub enum InputError {
 
 /// Reads the last `tail` lines of a log file (`-` for stdin).
 pub fn read_log(path: &str, tail: usize) -> Result<LogTail, InputError> {
+    read_log_and_head(path, tail).map(|(t, _)| t)
+}
+
+/// Keeps the first `limit` bytes that pass through a reader.
+struct HeadCapture<R> {
+    inner: R,
+    head: Vec<u8>,
+    limit: usize,
+}
+
+impl<R: std::io::Read> std::io::Read for HeadCapture<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let room = self.limit.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&buf[..n.min(room)]);
+        Ok(n)
+    }
+}
+
+/// Reads the last `tail` lines of a log file (`-` for stdin) and its first
+/// [`crate::engine::HEAD_BYTES`] bytes (where engines print their version
+/// and settings), in one pass.
+pub fn read_log_and_head(path: &str, tail: usize) -> Result<(LogTail, Vec<u8>), InputError> {
     let err = |source| InputError::Read { path: path.to_owned(), source };
+    let limit = crate::engine::HEAD_BYTES;
     if path == "-" {
         let stdin = std::io::stdin();
-        logtext::read_tail(stdin.lock(), tail).map_err(err)
+        let mut r = HeadCapture { inner: stdin.lock(), head: Vec::new(), limit };
+        let t = logtext::read_tail(std::io::BufReader::with_capacity(64 * 1024, &mut r), tail).map_err(err)?;
+        Ok((t, r.head))
     } else {
         let f = std::fs::File::open(path).map_err(err)?;
-        logtext::read_tail(std::io::BufReader::with_capacity(64 * 1024, f), tail).map_err(err)
+        let mut r = HeadCapture { inner: f, head: Vec::new(), limit };
+        let t = logtext::read_tail(std::io::BufReader::with_capacity(64 * 1024, &mut r), tail).map_err(err)?;
+        Ok((t, r.head))
     }
 }
 
@@ -70,6 +98,34 @@ pub fn read_pod(path: &Path) -> Result<Pod, InputError> {
         });
     }
     Ok(pod)
+}
+
+/// Reads a Node (`kubectl get node NAME -o json` or YAML): its labels (GPU
+/// product and memory, driver) and allocatable resources.
+pub fn read_node(path: &Path) -> Result<Node, InputError> {
+    let node: Node = read_object(path, "a Node")?;
+    if node.metadata.labels.is_none() && node.status.is_none() {
+        return Err(InputError::Shape {
+            path: path.display().to_string(),
+            what: "a Node",
+            message: "it has neither labels nor status".into(),
+        });
+    }
+    Ok(node)
+}
+
+/// A node's labels and allocatable resources, as plans read them.
+pub fn node_facts(
+    node: &Node,
+) -> (std::collections::BTreeMap<String, String>, std::collections::BTreeMap<String, String>) {
+    let labels = node.metadata.labels.clone().unwrap_or_default();
+    let allocatable = node
+        .status
+        .as_ref()
+        .and_then(|s| s.allocatable.as_ref())
+        .map(|a| a.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
+        .unwrap_or_default();
+    (labels, allocatable)
 }
 
 /// Reads Events (`kubectl get events -o json`: a List, or a bare array).
@@ -118,17 +174,30 @@ pub struct Report {
     /// Facts about the crashed container, when a pod was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerFacts>,
+    /// The serving engine: `name`, `version` (null when unknown) and
+    /// `version_source` (`log`, `image`, `endpoint` or null).
+    pub engine: crate::engine::EngineInfo,
+    /// The serving metrics of the minutes before the crash
+    /// (`--prometheus-url` or `--metrics`); null when none were read.
+    pub metrics: Option<crate::signals::MetricsSummary>,
     /// The log window.
     pub log: LogInfo,
 }
 
 impl Report {
     /// A report for a diagnosis of `ev`.
-    pub fn new(diagnosis: Diagnosis, ev: &Evidence, plan: Option<crate::playbook::Plan>) -> Self {
+    pub fn new(
+        diagnosis: Diagnosis,
+        ev: &Evidence,
+        plan: Option<crate::playbook::Plan>,
+        engine: crate::engine::EngineInfo,
+    ) -> Self {
         Report {
             diagnosis,
             plan,
+            engine,
             container: ev.container.clone(),
+            metrics: ev.metrics.summary().cloned(),
             log: LogInfo {
                 lines_examined: ev.log.lines.len(),
                 total_lines: ev.log.total_lines,
@@ -171,12 +240,94 @@ impl Report {
         if let Some(m) = &d.model {
             let _ = writeln!(out, "{} {} ({:.2})", paint("1", "Classifier"), m.class, m.probability);
         }
+        if self.engine.name != "other" {
+            let version = match (&self.engine.version, self.engine.version_source) {
+                (Some(v), Some(s)) => format!("{v} (from the {})", s.as_str()),
+                (Some(v), None) => v.to_string(),
+                _ => "version unknown".into(),
+            };
+            let _ = writeln!(out, "{} {} {version}", paint("1", "Engine"), self.engine.name);
+        }
+        if let Some(m) = &self.metrics {
+            let _ = writeln!(
+                out,
+                "\n{} ({}, last {})",
+                paint("1", "Serving metrics"),
+                m.server,
+                crate::signals::summary::duration(m.window_seconds as f64)
+            );
+            for signal in crate::signals::Signal::CONTRACT {
+                if let Some(s) = m.get(signal) {
+                    let _ = writeln!(
+                        out,
+                        "  {:<22} last {:<12} max {:<12} {} points  ({})",
+                        signal.id(),
+                        short(s.last),
+                        short(s.max),
+                        s.points.len(),
+                        s.metric
+                    );
+                }
+            }
+        }
         if let Some(plan) = &self.plan {
             let _ = writeln!(out, "\n{}", paint("1", "Proposed plan"));
             let _ = writeln!(out, "{}", crate::util::indent(&plan.to_text(), "  "));
         }
         out
     }
+}
+
+fn short(x: f64) -> String {
+    if x.abs() >= 1e6 {
+        format!("{x:.3e}")
+    } else if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// Most bytes of a `--metrics` file read.
+pub const MAX_METRICS_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads `--metrics FILE` (a Prometheus query answer, see
+/// [`crate::signals::parse`]): the series of `target` (all of them when
+/// none is given, or when they carry no pod labels) over `window` seconds
+/// ending at `end` (default: the file's last sample).
+pub fn read_metrics_file(
+    path: &Path,
+    target: Option<&crate::signals::Target>,
+    end: Option<f64>,
+    window: u64,
+) -> Result<crate::signals::Reading, InputError> {
+    use std::io::Read as _;
+    let p = path.display().to_string();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_METRICS_FILE_BYTES).read_to_end(&mut bytes))
+        .map_err(|source| InputError::Read { path: p.clone(), source })?;
+    let mut series = crate::signals::parse::parse(&bytes).map_err(|e| InputError::Shape {
+        path: p,
+        what: "a Prometheus query answer",
+        message: e.to_string(),
+    })?;
+    if let Some(t) = target {
+        let matches =
+            |l: &std::collections::BTreeMap<String, String>, k: &str, v: &str| l.get(k).is_none_or(|x| x == v);
+        series.retain(|s| matches(&s.labels, "namespace", &t.namespace) && matches(&s.labels, "pod", &t.pod));
+    }
+    let last = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(f64::MIN, f64::max);
+    if last == f64::MIN {
+        return Ok(crate::signals::Reading::NoData { window_seconds: window });
+    }
+    // A crash time outside the file's samples (a pod from another day) is ignored.
+    let first = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(f64::MAX, f64::min);
+    let end = end.filter(|e| *e >= first && *e <= last + window as f64).unwrap_or(last);
+    Ok(match crate::signals::summary::summarize(&series, end - window as f64, end) {
+        Some(m) => crate::signals::Reading::Read(Box::new(m)),
+        None => crate::signals::Reading::NoData { window_seconds: window },
+    })
 }
 
 fn source_str(s: Source) -> &'static str {

@@ -25,6 +25,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -163,12 +164,42 @@ fn spec(expires_in_secs: i64) -> RecoveryProposalSpec {
 /// Creates a proposal in phase `Proposed`.
 async fn create_proposal(client: &Client, ns: &str, name: &str, expires_in_secs: i64) -> RecoveryProposal {
     let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), ns);
-    api.create(&PostParams::default(), &RecoveryProposal::new(name, spec(expires_in_secs)))
-        .await
-        .expect("creating a proposal");
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "Proposed"}})))
-        .await
-        .expect("setting the status")
+    let mut spec = spec(expires_in_secs);
+    spec.target.uid = workload_uid(client, ns).await;
+    let created =
+        api.create(&PostParams::default(), &RecoveryProposal::new(name, spec)).await.expect("creating a proposal");
+    // Stamped as podmedic stamps what it made: ChatOps decides nothing else.
+    let stamp = podmedic::crd::stamp_of(&created);
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"phase": "Proposed", "stamp": stamp}})),
+    )
+    .await
+    .expect("setting the status")
+}
+
+/// The UID of the proposal's workload, the Deployment `vllm` (created the
+/// first time): a decision on a proposal whose workload is gone supersedes it.
+async fn workload_uid(client: &Client, ns: &str) -> String {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "vllm"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "vllm"}},
+            "template": {
+                "metadata": {"labels": {"app": "vllm"}},
+                "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.6.3"}]}
+            }
+        }
+    }))
+    .unwrap();
+    let d = match api.create(&PostParams::default(), &d).await {
+        Ok(d) => d,
+        Err(kube::Error::Api(e)) if e.code == 409 => api.get("vllm").await.expect("reading the Deployment"),
+        Err(e) => panic!("creating the Deployment: {e}"),
+    };
+    d.metadata.uid.expect("a Deployment has a UID")
 }
 
 async fn get(client: &Client, ns: &str, name: &str) -> RecoveryProposal {
@@ -834,7 +865,7 @@ async fn slack_bot_posts_blocks_retries_and_updates_in_place() {
     for needle in [
         "only 20144 fit",
         "ValueError: The model",
-        "--max-model-len=20144",
+        "-        - \\\"32768\\\"\\n+        - \\\"20144\\\"",
         "97% (signature)",
         "`vllm-6d9c7b5f4-x2x9k`",
     ] {
@@ -887,7 +918,12 @@ async fn incoming_webhook_and_signed_generic_webhook() {
         (Some("team-a"), Some("rxp-2"), Some("Proposed"))
     );
     assert_eq!(doc["diagnosis"]["class"], "kv-cache-oom");
-    assert!(doc["planText"].as_str().unwrap().contains("+        - --max-model-len=20144"));
+    assert!(
+        doc["planText"]
+            .as_str()
+            .unwrap()
+            .contains("         - --max-model-len\n-        - \"32768\"\n+        - \"20144\"\n")
+    );
     assert_eq!(doc["actions"][0]["decision"], "approve");
     assert!(doc["text"].as_str().unwrap().contains("only 20144 fit"));
     assert_eq!(notifications(&registry, "slack", "sent"), 1);

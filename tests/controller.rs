@@ -324,11 +324,16 @@ async fn revision(client: &Client, ns: &str, name: &str) -> Result<String> {
 #[tokio::test]
 async fn approval_executes_the_fix_and_verification_passes() -> Result<()> {
     in_namespace("ctl-approve", |client, ns| async move {
-        create_deployment(&client, &ns, &healable_kv("llama")?.deployment()).await?;
+        // A floating tag: the engine's version can come only from the log's head.
+        let mut spec = healable_kv("llama")?;
+        spec.image = "vllm/vllm-openai:latest".into();
+        create_deployment(&client, &ns, &spec.deployment()).await?;
         let ctl = Controller::start(&ns, &["--verify-window-cap", "4s"]).await?;
         let p = wait_for_proposal(&client, &ns).await?;
         let plan = p.spec.plan.clone().context("the proposal has a plan")?;
         assert_eq!(plan.playbook, "kv-cache-vllm-fit-context");
+        // The head of the previous log (read with limitBytes beside the tail) gave the engine's version.
+        assert_eq!(plan.target.server_version.as_deref(), Some("0.6.3"), "{:?}", plan.target);
         assert!(container_args(&client, &ns, "llama").await?.contains(&"32768".to_owned()));
         decide(&client, &ns, &p.name_any(), "approve", "alice").await?;
         let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::Succeeded, TIMEOUT).await?;
@@ -409,7 +414,10 @@ async fn a_restart_mid_execution_applies_each_step_once() -> Result<()> {
         let _second = Controller::start(&ns, &["--verify-window-cap", "4s"]).await?;
         let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::Succeeded, TIMEOUT).await?;
         let steps = done.status.unwrap().steps;
-        assert!(steps.iter().any(|s| s.message == "already applied"), "the resumed step was not re-sent: {steps:?}");
+        assert!(
+            steps.iter().any(|s| s.message.contains("found in place")),
+            "the resumed step was not re-sent: {steps:?}"
+        );
         assert_eq!(revision(&client, &ns, "llama").await?, "2", "exactly one rollout");
         Ok(())
     })
@@ -460,12 +468,13 @@ async fn each_failure_class_gets_its_proposal_and_plan() -> Result<()> {
                 "nccl-failure",
                 "nccl-mount-shm",
             ),
+            // The log alone never moves a node: no node-level corroboration here.
             (
                 "xid",
                 Scenario::CrashLoop,
                 "gpu-hardware-fault/vllm-xid79-then-nccl-errors.log",
                 "gpu-hardware-fault",
-                "gpu-fault-cordon-and-reschedule",
+                "gpu-fault-notify",
             ),
             (
                 "nogpu",
@@ -616,6 +625,348 @@ async fn a_slack_button_approves_and_the_fix_is_executed() -> Result<()> {
             (Some("slack:U0SRE"), Some(podmedic::crd::DecidedVia::Slack))
         );
         assert!(container_args(&client, &ns, "llama").await?.contains(&"20736".to_owned()));
+        Ok(())
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// The safety contract (issue 11), on the real API server without the
+// admission policy: everything here must hold with RBAC and podmedic's own
+// checks alone.
+// ---------------------------------------------------------------------------
+
+async fn workload_generation(client: &Client, ns: &str, name: &str) -> Result<i64> {
+    generation(client, ns, name).await
+}
+
+/// Someone with `create` (and even status) rights makes a "pre-approved"
+/// proposal with a plan of their own, decided-by a real approver: podmedic
+/// never executes it, never stamps it, and its own proposals still work.
+#[tokio::test]
+async fn a_proposal_podmedic_did_not_make_is_never_executed() -> Result<()> {
+    in_namespace("ctl-forged", |client, ns| async move {
+        create_deployment(&client, &ns, &healable_kv("llama")?.deployment()).await?;
+        let ctl = Controller::start(&ns, &["--verify-window-cap", "4s"]).await?;
+        let genuine = wait_for_proposal(&client, &ns).await?;
+        let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
+        let before = workload_generation(&client, &ns, "llama").await?;
+
+        // A copy of podmedic's own spec (so the plan is valid), pre-approved,
+        // with a status forged by someone who may write it, stamp included.
+        let mut forged = RecoveryProposal::new("llama-forged", genuine.spec.clone());
+        forged.metadata.labels = genuine.metadata.labels.clone();
+        forged.metadata.annotations = Some(
+            [
+                ("podmedic.io/decision".to_owned(), "approve".to_owned()),
+                ("podmedic.io/decided-by".to_owned(), "sre-oncall".to_owned()),
+            ]
+            .into(),
+        );
+        let forged = api.create(&kube::api::PostParams::default(), &forged).await?;
+        let mut status = genuine.status.clone().unwrap_or_default();
+        status.phase = Phase::Approved;
+        status.decided_by = Some("sre-oncall".into());
+        status.decided_via = Some(podmedic::crd::DecidedVia::Annotation);
+        let forged = podmedic::approval::replace_status(&api, &forged, status).await?;
+        assert!(!podmedic::crd::is_stamped(&forged), "a copied stamp does not fit another object");
+
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        let now = api.get("llama-forged").await?;
+        let s = now.status.unwrap_or_default();
+        assert_eq!(s.phase, Phase::Approved, "podmedic left it alone");
+        assert!(s.steps.is_empty(), "nothing was executed: {:?}", s.steps);
+        assert_eq!(workload_generation(&client, &ns, "llama").await?, before, "the workload is untouched");
+        let m = ctl.metrics().await?;
+        assert!(!m.contains("podmedic_actions_total{action=\"set-arg\",result=\"applied\"}"), "{m}");
+
+        // podmedic's own proposal still waits for a human, and works.
+        assert_eq!(api.get(&genuine.name_any()).await?.status.unwrap().phase, Phase::Proposed);
+        decide(&client, &ns, &genuine.name_any(), "approve", "alice").await?;
+        wait_for_phase(&client, &ns, &genuine.name_any(), Phase::Succeeded, TIMEOUT).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// `--dry-run` is a kill switch: a proposal made while podmedic ran live is
+/// not executed after a restart in dry-run; the decision is recorded as
+/// `NotExecuted` (ending the proposal, so the workload is not wedged: its
+/// next crash gets a new proposal after the cooldown).
+#[tokio::test]
+async fn dry_run_is_a_kill_switch_and_never_wedges_a_workload() -> Result<()> {
+    in_namespace("ctl-killswitch", |client, ns| async move {
+        create_deployment(&client, &ns, &healable_kv("llama")?.deployment()).await?;
+        let mut live = Controller::start(&ns, &[]).await?;
+        let p = wait_for_proposal(&client, &ns).await?;
+        assert!(!p.spec.dry_run);
+        live.kill();
+        let before = workload_generation(&client, &ns, "llama").await?;
+        let dry = Controller::start(&ns, &["--dry-run", "--cooldown", "1s"]).await?;
+        decide(&client, &ns, &p.name_any(), "approve", "alice").await?;
+        let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::NotExecuted, TIMEOUT).await?;
+        let s = done.status.unwrap();
+        assert_eq!(
+            (s.decided_by.as_deref(), s.decided_via),
+            (Some("alice"), Some(podmedic::crd::DecidedVia::Annotation))
+        );
+        assert!(s.steps.is_empty(), "{:?}", s.steps);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(workload_generation(&client, &ns, "llama").await?, before, "nothing executed in dry-run");
+        // Not wedged: the crash loop goes on and gets a new proposal.
+        let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
+        let old = p.name_any();
+        poll("a new proposal after the decision", TIMEOUT, || async {
+            let items = api.list(&ListParams::default()).await?.items;
+            Ok(items.into_iter().find(|x| x.name_any() != old && x.status.is_some()))
+        })
+        .await?;
+        drop(dry);
+        Ok(())
+    })
+    .await
+}
+
+/// An approval given while execution could not start is not executed after
+/// `expiresAt` (here: approved while podmedic ran in dry-run, resumed live
+/// after expiry).
+#[tokio::test]
+async fn an_approval_is_never_executed_after_the_proposal_expired() -> Result<()> {
+    in_namespace("ctl-stale", |client, ns| async move {
+        create_deployment(&client, &ns, &healable_kv("llama")?.deployment()).await?;
+        let mut live = Controller::start(&ns, &["--proposal-ttl", "12s"]).await?;
+        let p = wait_for_proposal(&client, &ns).await?;
+        live.kill();
+        // Recorded as Approved by a live controller that then stops before starting it.
+        let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
+        let cur = api.get(&p.name_any()).await?;
+        let mut s = cur.status.clone().unwrap();
+        s.phase = Phase::Approved;
+        s.decided_by = Some("alice".into());
+        s.decided_via = Some(podmedic::crd::DecidedVia::Annotation);
+        s.decided_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+        podmedic::approval::replace_status(&api, &cur, s).await?;
+        let before = workload_generation(&client, &ns, "llama").await?;
+        let until = p.spec.expires_at.0.duration_since(k8s_openapi::jiff::Timestamp::now());
+        tokio::time::sleep(until.unsigned_abs() + Duration::from_secs(1)).await;
+        let _ctl = Controller::start(&ns, &[]).await?;
+        let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::Expired, TIMEOUT).await?;
+        assert!(done.status.unwrap().message.contains("not started before it expired"));
+        assert_eq!(workload_generation(&client, &ns, "llama").await?, before);
+        Ok(())
+    })
+    .await
+}
+
+/// A human edits the args after the fix; the fix does not help; the revert
+/// is refused instead of writing the old value into the moved slot.
+#[tokio::test]
+async fn a_revert_never_overwrites_a_human_edit() -> Result<()> {
+    in_namespace("ctl-clobber", |client, ns| async move {
+        let mut spec = crashing("llama", KV_LOG)?;
+        spec.broken_while_args_contain = Some("--model".into());
+        create_deployment(&client, &ns, &spec.deployment()).await?;
+        let _ctl = Controller::start(&ns, &["--verify-window-cap", "30s"]).await?;
+        let p = wait_for_proposal(&client, &ns).await?;
+        decide(&client, &ns, &p.name_any(), "approve", "alice").await?;
+        wait_for_phase(&client, &ns, &p.name_any(), Phase::Verifying, TIMEOUT).await?;
+        // The human's edit: an argument in front (every index moves).
+        let deps: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+        let mut args = container_args(&client, &ns, "llama").await?;
+        assert!(args.contains(&"20736".to_owned()), "{args:?}");
+        args.insert(0, "--enforce-eager".into());
+        let patch = json!([{ "op": "replace", "path": "/spec/template/spec/containers/0/args", "value": args }]);
+        let patch: json_patch::Patch = serde_json::from_value(patch)?;
+        deps.patch("llama", &PatchParams::default(), &Patch::<()>::Json(patch)).await?;
+        let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::Failed, TIMEOUT).await?;
+        let s = done.status.unwrap();
+        assert!(s.steps.iter().any(|x| x.state == podmedic::crd::StepState::RevertRefused), "{:?}", s.steps);
+        assert_eq!(container_args(&client, &ns, "llama").await?, args, "the human's args are untouched");
+        Ok(())
+    })
+    .await
+}
+
+/// A node-level fix needs node-level corroboration; a cordon podmedic did
+/// not set is never undone by its revert, and its own cordon is.
+#[tokio::test]
+async fn cordons_are_corroborated_and_only_podmedics_own_are_undone() -> Result<()> {
+    in_namespace("ctl-cordon", |client, ns| async move {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/logs");
+        let xid = cri_log_from_file(fixtures.join("gpu-hardware-fault/vllm-xid79-then-nccl-errors.log"))?;
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+        // Two nodes whose device plugin withdrew a GPU (allocatable 7 of 8).
+        let mut names = Vec::new();
+        for n in ["a", "b"] {
+            let name = format!("{ns}-{n}");
+            let mut node = gpu_node(&name, "570.133.20", "12.8");
+            if let Some(st) = node.status.as_mut()
+                && let Some(a) = st.allocatable.as_mut()
+            {
+                a.insert("nvidia.com/gpu".into(), k8s_openapi::apimachinery::pkg::api::resource::Quantity("7".into()));
+            }
+            create_node(&client, &node).await?;
+            names.push(name);
+        }
+        let res = async {
+            for (w, node) in [("on-a", &names[0]), ("on-b", &names[1])] {
+                let mut spec = crashing(w, "")?;
+                spec.previous_log = Some(xid.clone());
+                spec.node_selector = [("kubernetes.io/hostname".to_owned(), node.clone())].into();
+                create_deployment(&client, &ns, &spec.deployment()).await?;
+            }
+            let _ctl = Controller::start(
+                &ns,
+                &["--verify-window-cap", "3s", "--verify-ready-cap", "8s", "--max-cordoned-nodes", "5"],
+            )
+            .await?;
+            let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
+            let both = poll("two proposals", TIMEOUT, || async {
+                let items: Vec<_> =
+                    api.list(&ListParams::default()).await?.items.into_iter().filter(|p| p.status.is_some()).collect();
+                Ok((items.len() >= 2).then_some(items))
+            })
+            .await?;
+            // Node a is cordoned by an admin (maintenance) before the approvals.
+            let cordon = json!({"spec": {"unschedulable": true}});
+            nodes.patch(&names[0], &PatchParams::default(), &Patch::Merge(&cordon)).await?;
+            for p in &both {
+                let plan = p.spec.plan.as_ref().context("plan")?;
+                assert_eq!(plan.playbook, "gpu-fault-cordon-and-reschedule", "{:?}", plan.considered);
+                decide(&client, &ns, &p.name_any(), "approve", "alice").await?;
+            }
+            // The rescheduled pods cannot start anywhere (pinned): not Ready in time → reverted.
+            for p in &both {
+                let done =
+                    wait_for_phase(&client, &ns, &p.name_any(), Phase::RolledBack, Duration::from_secs(150)).await?;
+                let s = done.status.unwrap();
+                let cordon = s.steps.iter().find(|x| x.id == "cordon").context("cordon step")?;
+                if p.spec.target.name == "on-a" {
+                    assert!(cordon.unchanged && cordon.message.contains("already cordoned"), "{cordon:?}");
+                } else {
+                    assert_eq!(cordon.state, podmedic::crd::StepState::Reverted, "{cordon:?}");
+                }
+            }
+            let a = nodes.get(&names[0]).await?;
+            assert_eq!(a.spec.and_then(|s| s.unschedulable), Some(true), "the admin's cordon stays");
+            let b = nodes.get(&names[1]).await?;
+            assert_ne!(b.spec.as_ref().and_then(|s| s.unschedulable), Some(true), "podmedic undid its own cordon");
+            assert!(!b.annotations().contains_key(podmedic::crd::CORDONED_BY_ANNOTATION));
+            anyhow::Ok(())
+        }
+        .await;
+        for n in &names {
+            delete_node(&client, n).await?;
+        }
+        res
+    })
+    .await
+}
+
+/// A human changes the workload after the proposal: approving it then
+/// supersedes it and changes nothing.
+#[tokio::test]
+async fn a_changed_workload_supersedes_its_proposal() -> Result<()> {
+    in_namespace("ctl-supersede", |client, ns| async move {
+        create_deployment(&client, &ns, &healable_kv("llama")?.deployment()).await?;
+        let _ctl = Controller::start(&ns, &["--dry-run=false"]).await?;
+        let p = wait_for_proposal(&client, &ns).await?;
+        let deps: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+        let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.7.0"}]}}}});
+        deps.patch("llama", &PatchParams::default(), &Patch::Strategic(&patch)).await?;
+        let before = workload_generation(&client, &ns, "llama").await?;
+        decide(&client, &ns, &p.name_any(), "approve", "alice").await?;
+        let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::Superseded, TIMEOUT).await?;
+        assert!(done.status.unwrap().message.contains("pod template changed"));
+        assert_eq!(workload_generation(&client, &ns, "llama").await?, before);
+        Ok(())
+    })
+    .await
+}
+
+/// Workload names longer than a label value still get proposals; the
+/// proposals gauge counts them; podmedic's finalizer is on each proposal and
+/// released when a proposal that never ran is deleted.
+#[tokio::test]
+async fn long_names_the_gauge_and_the_finalizer() -> Result<()> {
+    in_namespace("ctl-names", |client, ns| async move {
+        let name = format!("llama-{}", "x".repeat(70));
+        let mut dep = crashing(&name, KV_LOG)?.deployment();
+        let labels: std::collections::BTreeMap<String, String> = [("app".to_owned(), "long".to_owned())].into();
+        dep.metadata.labels = Some(labels.clone());
+        if let Some(s) = dep.spec.as_mut() {
+            s.selector.match_labels = Some(labels.clone());
+            if let Some(m) = s.template.metadata.as_mut() {
+                m.labels.get_or_insert_with(Default::default).insert("app".into(), "long".into());
+            }
+        }
+        create_deployment(&client, &ns, &dep).await?;
+        let ctl = Controller::start(&ns, &["--dry-run"]).await?;
+        let p = wait_for_proposal(&client, &ns).await?;
+        assert_eq!(p.spec.target.name, name);
+        assert!(p.finalizers().iter().any(|f| f == podmedic::crd::FINALIZER));
+        assert!(podmedic::crd::is_stamped(&p));
+        let m = poll("the proposals gauge", TIMEOUT, || async {
+            let m = ctl.metrics().await?;
+            Ok(m.lines().any(|l| l == "podmedic_proposals{phase=\"Proposed\"} 1").then_some(m))
+        })
+        .await?;
+        assert!(m.lines().any(|l| l == "podmedic_proposals{phase=\"Succeeded\"} 0"), "{m}");
+        let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
+        api.delete(&p.name_any(), &kube::api::DeleteParams::default()).await?;
+        poll("the proposal to be gone", TIMEOUT, || async {
+            Ok(api.get_opt(&p.name_any()).await?.is_none().then_some(()))
+        })
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// A captured Slack click replayed to another replica is refused: the
+/// replay guard lives in the proposal's status, not in a process.
+#[tokio::test]
+async fn a_replayed_click_is_refused_by_every_replica() -> Result<()> {
+    in_namespace("ctl-replay", |client, ns| async move {
+        create_deployment(&client, &ns, &healable_kv("llama")?.deployment()).await?;
+        let secret = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+        let approvers = format!("{ns}=U0SRE");
+        let args = ["--dry-run", "--slack-signing-secret", secret, "--slack-approvers", approvers.as_str()];
+        let a = Controller::start(&ns, &args).await?;
+        let b = Controller::start(&ns, &args).await?;
+        let p = wait_for_proposal(&client, &ns).await?;
+        let value = format!("{ns}/{}/{}", p.name_any(), p.spec.content_hash);
+        let path = "/chatops/slack/interactions";
+        let (headers, body) = signed_click(secret, "U0SRE", "podmedic:reject", &value);
+        let first = http_post(a.port, path, &headers, &body).await?;
+        assert!(first.contains(" 200 "), "{first}");
+        let replay = http_post(b.port, path, &headers, &body).await?;
+        assert!(replay.contains(" 409 ") && replay.contains("replay"), "{replay}");
+        let api: Api<RecoveryProposal> = Api::namespaced(client.clone(), &ns);
+        assert_eq!(api.get(&p.name_any()).await?.status.unwrap().phase, Phase::Rejected);
+        Ok(())
+    })
+    .await
+}
+
+/// In dry-run, a decision through ChatOps is recorded exactly as one by
+/// annotation: `NotExecuted`, never left `Approved`.
+#[tokio::test]
+async fn a_dry_run_chatops_decision_is_recorded_like_an_annotation() -> Result<()> {
+    in_namespace("ctl-dry-chat", |client, ns| async move {
+        create_deployment(&client, &ns, &healable_kv("llama")?.deployment()).await?;
+        let secret = "ffeeddccbbaa99887766554433221100";
+        let approvers = format!("{ns}=U0SRE");
+        let ctl =
+            Controller::start(&ns, &["--dry-run", "--slack-signing-secret", secret, "--slack-approvers", &approvers])
+                .await?;
+        let p = wait_for_proposal(&client, &ns).await?;
+        let value = format!("{ns}/{}/{}", p.name_any(), p.spec.content_hash);
+        let (headers, body) = signed_click(secret, "U0SRE", "podmedic:approve", &value);
+        let resp = http_post(ctl.port, "/chatops/slack/interactions", &headers, &body).await?;
+        assert!(resp.contains(" 200 "), "{resp}");
+        let done = wait_for_phase(&client, &ns, &p.name_any(), Phase::NotExecuted, TIMEOUT).await?;
+        assert_eq!(done.status.unwrap().decided_via, Some(podmedic::crd::DecidedVia::Slack));
         Ok(())
     })
     .await

@@ -53,10 +53,9 @@ use kube::{Client, Config};
 use podmedic::class::FailureClass;
 use podmedic::controller::config::ControllerConfig;
 use podmedic::crd::{
-    CLASS_LABEL, DECIDED_BY_ANNOTATION, DECISION_ANNOTATION, Phase, ProposalDiagnosis, RecoveryProposal,
-    RecoveryProposalSpec, RecoveryProposalStatus, TargetRef, WORKLOAD_LABEL,
+    CLASS_LABEL, DECIDED_BY_ANNOTATION, DECISION_ANNOTATION, Phase, RecoveryProposal, RecoveryProposalSpec,
+    RecoveryProposalStatus, WORKLOAD_LABEL,
 };
-use podmedic::diagnosis::{EvidenceLine, Source};
 use serde_json::{Value, json};
 
 #[path = "common/cluster.rs"]
@@ -263,6 +262,13 @@ const UNSET_BY_DEFAULT: &[&str] = &[
     "PODMEDIC_NAMESPACES",        // empty: all namespaces
     "PODMEDIC_SELECTOR",          // empty: every pod
     "PODMEDIC_VERIFY_WINDOW_CAP", // the playbooks' verification windows
+    "PODMEDIC_VERIFY_READY_CAP",  // the playbooks' time to become Ready
+    // Serving metrics are off until metrics.prometheusURL names Prometheus.
+    "PODMEDIC_PROMETHEUS_URL",
+    "PODMEDIC_PROMETHEUS_TIMEOUT",
+    "PODMEDIC_METRICS_WINDOW",
+    "PODMEDIC_STALL_WINDOW",
+    "PODMEDIC_STALL_CHECK_INTERVAL",
     // ChatOps is off until chatops.existingSecret names its credentials.
     "PODMEDIC_CHATOPS_APPROVERS_FILE",
     "PODMEDIC_CHATOPS_MAX_ATTEMPTS",
@@ -475,6 +481,8 @@ fn metrics_used_by_alerts_and_dashboard_exist() {
     m.decisions.get_or_create(&DecisionLabels { via: "annotation", outcome: "accepted" }).inc();
     m.reconcile_errors.get_or_create(&CodeLabel { code: "kube" }).inc();
     m.notifications.get_or_create(&ChannelLabels { channel: "slack", result: "failed" }).inc();
+    m.metrics_reads.get_or_create(&ResultLabel { result: "read" }).inc();
+    m.stall_checks.get_or_create(&ResultLabel { result: "ok" }).inc();
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     let mut known = BTreeSet::new();
@@ -906,7 +914,8 @@ async fn approving_needs_the_approver_role() -> Result<()> {
     install(&admin).await?;
     let a = admin.clone();
     in_namespace(&a, "podmedic-approve", |ns| async move {
-        Api::<RecoveryProposal>::namespaced(admin.clone(), &ns)
+        // Only podmedic creates proposals (the admission policy is bound here).
+        Api::<RecoveryProposal>::namespaced(controller_client(&cfg, &admin).await?, &ns)
             .create(&PostParams::default(), &proposal("kv-1"))
             .await?;
         bind(&admin, &ns, "bob", "podmedic-viewer").await?;
@@ -959,7 +968,9 @@ async fn admission_policy_makes_decided_by_the_requesting_user() -> Result<()> {
     let a = admin.clone();
     in_namespace(&a, "podmedic-vap", |ns| async move {
         let admin_rxp: Api<RecoveryProposal> = Api::namespaced(admin.clone(), &ns);
-        admin_rxp.create(&PostParams::default(), &proposal("kv-1")).await?;
+        Api::<RecoveryProposal>::namespaced(controller_client(&cfg, &admin).await?, &ns)
+            .create(&PostParams::default(), &proposal("kv-1"))
+            .await?;
         bind(&admin, &ns, "alice", "podmedic-approver").await?;
         let alice: Api<RecoveryProposal> = Api::namespaced(client_as(&cfg, "alice")?, &ns);
         let pp = PatchParams::default();
@@ -1048,6 +1059,89 @@ async fn admission_policy_makes_decided_by_the_requesting_user() -> Result<()> {
             .context("the controller labelling")?;
         let denied = api_error(sa.delete("kv-1", &DeleteParams::default()).await, "the controller deleting")?;
         ensure!(denied.code == 403, "controller deleting: {denied:?}");
+        Ok(())
+    })
+    .await
+}
+
+/// Only podmedic authors proposals and writes their status; nobody but
+/// podmedic (and the garbage collector) touches their ownerReferences or
+/// finalizers, so the audit record can be neither erased nor pinned.
+#[tokio::test]
+async fn only_podmedic_authors_proposals_and_the_record_cannot_be_erased() -> Result<()> {
+    let test = "only_podmedic_authors_proposals_and_the_record_cannot_be_erased";
+    let Some(cfg) = admin_config_or_skip(test).await else { return Ok(()) };
+    let admin = Client::try_from(cfg.clone())?;
+    install(&admin).await?;
+    let a = admin.clone();
+    in_namespace(&a, "podmedic-author", |ns| async move {
+        let pp = PatchParams::default();
+        // A user who may create proposals (a role granting just that).
+        let role: k8s_openapi::api::rbac::v1::Role = serde_json::from_value(json!({
+            "metadata": {"name": "rxp-creator"},
+            "rules": [{"apiGroups": ["podmedic.io"], "resources": ["recoveryproposals", "recoveryproposals/status"],
+                       "verbs": ["create", "get", "update", "patch"]}],
+        }))?;
+        Api::<k8s_openapi::api::rbac::v1::Role>::namespaced(admin.clone(), &ns)
+            .create(&PostParams::default(), &role)
+            .await?;
+        let rb: RoleBinding = serde_json::from_value(json!({
+            "metadata": {"name": "carol-creator"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "rxp-creator"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "carol"}],
+        }))?;
+        Api::<RoleBinding>::namespaced(admin.clone(), &ns).create(&PostParams::default(), &rb).await?;
+        let carol: Api<RecoveryProposal> = Api::namespaced(client_as(&cfg, "carol")?, &ns);
+        let mut preapproved = proposal("pre-approved");
+        preapproved.metadata.annotations = Some(BTreeMap::from([
+            (DECISION_ANNOTATION.to_owned(), "approve".to_owned()),
+            (DECIDED_BY_ANNOTATION.to_owned(), "sre-oncall".to_owned()),
+        ]));
+        let denied = poll("carol's create to be denied by the policy", TIMEOUT, || async {
+            match carol.create(&PostParams::default(), &preapproved).await {
+                Err(kube::Error::Api(s)) if s.message.contains("ValidatingAdmissionPolicy") => Ok(Some(s)),
+                Err(kube::Error::Api(s)) if s.code == 403 => Ok(None), // RBAC not yet in the cache
+                Err(e) => Err(e.into()),
+                Ok(_) => bail!("carol created a proposal"),
+            }
+        })
+        .await?;
+        ensure!(denied.message.contains("only podmedic creates RecoveryProposals"), "{}", denied.message);
+        let admin_rxp: Api<RecoveryProposal> = Api::namespaced(admin.clone(), &ns);
+        let denied =
+            api_error(admin_rxp.create(&PostParams::default(), &proposal("by-admin")).await, "admin creating")?;
+        ensure!(denied.message.contains("only podmedic creates RecoveryProposals"), "{}", denied.message);
+
+        // podmedic's own proposal.
+        let sa: Api<RecoveryProposal> = Api::namespaced(controller_client(&cfg, &admin).await?, &ns);
+        sa.create(&PostParams::default(), &proposal("kv-1")).await?;
+        let status = json!({"status": {"phase": "Approved", "stamp": "forged", "decidedBy": "sre-oncall"}});
+        let denied = api_error(carol.patch_status("kv-1", &pp, &merge(status.clone())).await, "carol writing status")?;
+        ensure!(denied.message.contains("only podmedic writes the status"), "{}", denied.message);
+        let denied = api_error(admin_rxp.patch_status("kv-1", &pp, &merge(status)).await, "admin writing status")?;
+        ensure!(denied.message.contains("only podmedic writes the status"), "{}", denied.message);
+
+        // An approver can neither hand the record to the garbage collector nor pin it.
+        bind(&admin, &ns, "alice", "podmedic-approver").await?;
+        let alice: Api<RecoveryProposal> = Api::namespaced(client_as(&cfg, "alice")?, &ns);
+        let owner = json!({"metadata": {"ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "gone",
+            "uid": "00000000-0000-0000-0000-000000000000"}]}});
+        let denied = poll("alice's ownerReferences edit to be denied by the policy", TIMEOUT, || async {
+            match alice.patch("kv-1", &pp, &merge(owner.clone())).await {
+                Err(kube::Error::Api(s)) if s.message.contains("ValidatingAdmissionPolicy") => Ok(Some(s)),
+                Err(kube::Error::Api(s)) if s.code == 403 => Ok(None),
+                Err(e) => Err(e.into()),
+                Ok(_) => bail!("alice set ownerReferences"),
+            }
+        })
+        .await?;
+        ensure!(denied.message.contains("ownerReferences of a RecoveryProposal are podmedic's"), "{}", denied.message);
+        let pin = json!({"metadata": {"finalizers": [podmedic::crd::FINALIZER, "example.com/keep-forever"]}});
+        let denied = api_error(alice.patch("kv-1", &pp, &merge(pin)).await, "alice adding a finalizer")?;
+        ensure!(denied.message.contains("finalizers of a RecoveryProposal are podmedic's"), "{}", denied.message);
+        let unpin = json!({"metadata": {"finalizers": null}});
+        let denied = api_error(alice.patch("kv-1", &pp, &merge(unpin)).await, "alice removing podmedic's finalizer")?;
+        ensure!(denied.message.contains("finalizers of a RecoveryProposal are podmedic's"), "{}", denied.message);
         Ok(())
     })
     .await

@@ -43,6 +43,18 @@ fn workload(name: &str) -> Workload {
     Workload::load(&root().join("tests/fixtures/workloads").join(name)).unwrap()
 }
 
+/// A workload fixture with its first container's image replaced (to run it as another engine release).
+fn workload_with(name: &str, image: &str, args: Option<&[&str]>) -> Workload {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/workloads").join(name)).unwrap();
+    let mut v: serde_json::Value = podmedic::yaml::from_str(&text).unwrap();
+    let c = &mut v["spec"]["template"]["spec"]["containers"][0];
+    c["image"] = image.into();
+    if let Some(a) = args {
+        c["args"] = a.iter().map(|s| serde_json::Value::from(*s)).collect();
+    }
+    Workload::from_value(v).unwrap()
+}
+
 fn facts(name: &str, node: &str) -> ContainerFacts {
     ContainerFacts {
         name: name.into(),
@@ -75,6 +87,17 @@ fn corroborated(mut c: PlanContext) -> PlanContext {
         max_cordoned: 1,
     };
     c
+}
+
+/// A context with serving metrics: KV cache peak `kv`, `running` requests at the peak.
+fn ctx_with_metrics(container: &str, kv: f64, running: f64) -> PlanContext {
+    let sig = |max: f64| {
+        serde_json::json!({"last": max, "max": max, "min": 0.0, "mean": max / 2.0, "metric": "m",
+        "points": [[1_772_366_000.0, 0.0], [1_772_366_400.0, max]]})
+    };
+    let m = serde_json::json!({"server": "vllm-v1", "window_seconds": 600,
+        "kv_cache_usage": sig(kv), "requests_running": sig(running), "requests_waiting": sig(240.0)});
+    PlanContext { metrics: Some(serde_json::from_value(m).unwrap()), ..ctx(container) }
 }
 
 fn node(name: &str, driver: &str) -> NodeInfo {
@@ -200,6 +223,17 @@ golden_tests! {
         c.server = Some("vllm".into());
         ("kv-cache-vllm-fit-context", plan(&d, None, &c))
     };
+    kv_vllm_auto_context_by_policy: {
+        let d = diagnosis(FailureClass::KvCacheOom, "max-model-len-exceeds-kv-capacity", &[("kv_tokens", "20150")]);
+        let mut c = ctx("vllm");
+        c.policy.max_model_len_auto = true;
+        ("kv-cache-vllm-auto-context", plan(&d, Some(&workload_with("vllm-deployment.yaml", "vllm/vllm-openai:v0.14.0", None)), &c))
+    };
+    config_error_drops_removed_arg: {
+        let d = diagnosis(FailureClass::ConfigError, "unknown-argument", &[("arg", "--swap-space")]);
+        let args: &[&str] = &["--model", "Qwen/Qwen3-8B", "--swap-space", "4", "--port", "8000"];
+        ("config-error-drop-removed-arg", plan(&d, Some(&workload_with("vllm-deployment.yaml", "vllm/vllm-openai:v0.18.0", Some(args))), &ctx("vllm")))
+    };
     kv_sglang_fit_context: {
         let d = diagnosis(FailureClass::KvCacheOom, "sglang-kv-capacity", &[("kv_tokens", "25000")]);
         ("kv-cache-sglang-fit-context", plan(&d, Some(&workload("sglang-statefulset.yaml")), &ctx("sglang")))
@@ -263,6 +297,35 @@ golden_tests! {
     gpu_oom_vllm_halves_max_num_seqs: {
         let d = diagnosis(FailureClass::GpuOom, "cuda-oom", &[("tried_gib", "2.00")]);
         ("gpu-oom-vllm-halve-max-num-seqs", plan(&d, Some(&workload("vllm-deployment.yaml")), &ctx("vllm")))
+    };
+    gpu_oom_vllm_caps_max_num_seqs_from_peak: {
+        let d = diagnosis(FailureClass::GpuOom, "cuda-oom", &[("tried_gib", "2.00")]);
+        ("gpu-oom-vllm-max-num-seqs-from-peak", plan(&d, Some(&workload("vllm-deployment.yaml")), &ctx_with_metrics("vllm", 1.0, 48.0)))
+    };
+    gpu_oom_vllm_few_running_halves_instead: {
+        // A peak of 8 running: three quarters is below the floor of 8, so no measured cap.
+        let d = diagnosis(FailureClass::GpuOom, "cuda-oom", &[("tried_gib", "2.00")]);
+        ("gpu-oom-vllm-halve-max-num-seqs", plan(&d, Some(&workload("vllm-deployment.yaml")), &ctx_with_metrics("vllm", 1.0, 8.0)))
+    };
+    kv_vllm_caps_max_num_seqs_from_peak: {
+        let d = diagnosis(FailureClass::KvCacheOom, "max-model-len-exceeds-kv-capacity", &[("kv_tokens", "20150")]);
+        ("kv-cache-vllm-max-num-seqs-from-peak", plan(&d, Some(&workload("vllm-deployment.yaml")), &ctx_with_metrics("vllm", 0.99, 64.0)))
+    };
+    kv_vllm_unsaturated_fits_context: {
+        let d = diagnosis(FailureClass::KvCacheOom, "max-model-len-exceeds-kv-capacity", &[("kv_tokens", "20150")]);
+        ("kv-cache-vllm-fit-context", plan(&d, Some(&workload("vllm-deployment.yaml")), &ctx_with_metrics("vllm", 0.4, 64.0)))
+    };
+    kv_sglang_caps_max_running_from_peak: {
+        let d = diagnosis(FailureClass::KvCacheOom, "sglang-kv-capacity", &[("kv_tokens", "25000")]);
+        ("kv-cache-sglang-max-running-from-peak", plan(&d, Some(&workload("sglang-statefulset.yaml")), &ctx_with_metrics("sglang", 0.99, 32.0)))
+    };
+    stalled_engine_restarts_its_pod: {
+        let d = diagnosis(FailureClass::EngineStalled, "queue-stalled", &[("stalled_seconds", "480")]);
+        ("engine-stalled-restart-pod", plan(&d, Some(&workload("sglang-statefulset.yaml")), &ctx_with_metrics("sglang", 0.6, 8.0)))
+    };
+    stalled_bare_pod_notifies: {
+        let d = diagnosis(FailureClass::EngineStalled, "decode-stalled", &[("stalled_seconds", "480")]);
+        ("engine-stalled-notify", plan(&d, Some(&workload("bare-pod.yaml")), &ctx("vllm")))
     };
     gpu_oom_tgi_notifies: {
         let d = diagnosis(FailureClass::GpuOom, "cuda-oom", &[]);

@@ -227,6 +227,86 @@ pub fn set_flag(container: &mut Value, flag: &str, value: &str, env_alias: Optio
     Ok(())
 }
 
+/// Whether `flag` is written anywhere in the container's `command`/`args`:
+/// as a token, as `--flag=value`, or inside a shell script.
+pub fn has_flag(container: &Value, flag: &str) -> bool {
+    let eq = format!("{flag}=");
+    let mut tokens = strings(container, "command");
+    tokens.extend(strings(container, "args"));
+    tokens.iter().any(|t| t == flag || t.starts_with(&eq) || (is_script(t) && bare_flag_regex(flag).is_match(t)))
+}
+
+fn bare_flag_regex(flag: &str) -> Regex {
+    Regex::new(&format!(r"(?:^|[\s;&|(]){}(?:$|[\s=;&|)])", regex::escape(flag)))
+        .expect("escaped flag is a valid regex")
+}
+
+/// A flag token with its value, if any, in a shell script. A following
+/// token counts as its value unless it starts with `-`.
+fn flag_and_value_regex(flag: &str) -> Regex {
+    Regex::new(&format!(
+        r#"(?P<pre>^|[\s;&|(]){}(?:=(?:"[^"]*"|'[^']*'|[^\s;&|)]*)|(?:[ \t]|\\\r?\n)+(?:"[^"]*"|'[^']*'|[^\s;&|)\-][^\s;&|)]*))?(?P<post>$|[\s;&|)])"#,
+        regex::escape(flag)
+    ))
+    .expect("escaped flag is a valid regex")
+}
+
+/// Removes `flag` (with its value: `--flag v`, `--flag=v`, a value being
+/// the next token unless it starts with `-`) from `command`, `args` and
+/// shell scripts, and the env var `env_alias`. Returns whether anything
+/// was removed.
+pub fn remove_flag(container: &mut Value, flag: &str, env_alias: Option<&str>) -> Result<bool, ArgError> {
+    // `--swap-space=4` as an engine printed it names the flag `--swap-space`.
+    let flag = flag.split('=').next().unwrap_or(flag).trim();
+    let eq = format!("{flag}=");
+    let mut hit = false;
+    for key in ["command", "args"] {
+        let Some(v) = container.get_mut(key) else { continue };
+        let list = v.as_array_mut().ok_or(ArgError::NotAList(if key == "args" { "args" } else { "command" }))?;
+        let mut out: Vec<Value> = Vec::with_capacity(list.len());
+        let mut i = 0;
+        while i < list.len() {
+            let t = list[i].as_str().unwrap_or_default().to_owned();
+            if t == flag {
+                hit = true;
+                let value_next = list.get(i + 1).and_then(Value::as_str).is_some_and(|n| !n.starts_with('-'));
+                i += if value_next { 2 } else { 1 };
+                continue;
+            }
+            if t.starts_with(&eq) {
+                hit = true;
+                i += 1;
+                continue;
+            }
+            if is_script(&t) {
+                let re = flag_and_value_regex(flag);
+                if re.is_match(&t) {
+                    hit = true;
+                    let new = re.replace_all(&t, |c: &regex::Captures<'_>| {
+                        let pre = &c["pre"];
+                        let pre = if pre.trim().is_empty() { "" } else { pre };
+                        format!("{pre}{}", &c["post"])
+                    });
+                    out.push(Value::String(new.into_owned()));
+                    i += 1;
+                    continue;
+                }
+            }
+            out.push(list[i].clone());
+            i += 1;
+        }
+        *list = out;
+    }
+    if let Some(alias) = env_alias
+        && let Some(env) = container.get_mut("env").and_then(Value::as_array_mut)
+    {
+        let before = env.len();
+        env.retain(|e| e.get("name").and_then(Value::as_str) != Some(alias));
+        hit |= env.len() != before;
+    }
+    Ok(hit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +345,25 @@ mod tests {
         assert!(set_flag(&mut c, "--max-model-len", "1", None).is_err());
         let c = set(json!({"image": "vllm/vllm-openai"}), "--max-model-len", "4096");
         assert_eq!(c["args"], json!(["--max-model-len", "4096"]));
+    }
+
+    #[test]
+    fn flags_are_found_and_removed_with_their_values() {
+        let mut c = json!({"args": ["--model", "m", "--swap-space", "4", "--enforce-eager", "--port=8000"]});
+        assert!(has_flag(&c, "--enforce-eager") && has_flag(&c, "--port") && !has_flag(&c, "--swap"));
+        assert!(remove_flag(&mut c, "--swap-space", None).unwrap());
+        assert!(remove_flag(&mut c, "--enforce-eager", None).unwrap());
+        assert!(remove_flag(&mut c, "--port", None).unwrap());
+        assert!(!remove_flag(&mut c, "--port", None).unwrap());
+        assert_eq!(c["args"], json!(["--model", "m"]));
+        let mut c = json!({"command": ["sh", "-c", "vllm serve m --swap-space 4 --disable-log-requests --port 8000"]});
+        assert!(has_flag(&c, "--disable-log-requests"));
+        remove_flag(&mut c, "--swap-space", None).unwrap();
+        remove_flag(&mut c, "--disable-log-requests", None).unwrap();
+        assert_eq!(c["command"][2], "vllm serve m --port 8000");
+        let mut c = json!({"env": [{"name": "MAX_INPUT_LENGTH", "value": "1024"}]});
+        assert!(remove_flag(&mut c, "--max-input-length", Some("MAX_INPUT_LENGTH")).unwrap());
+        assert_eq!(c["env"], json!([]));
     }
 
     #[test]

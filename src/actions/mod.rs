@@ -73,6 +73,8 @@ pub enum AffinityOperator {
 pub enum ActionKind {
     /// See [`Action::SetArg`].
     SetArg,
+    /// See [`Action::RemoveArg`].
+    RemoveArg,
     /// See [`Action::SetEnv`].
     SetEnv,
     /// See [`Action::SetResources`].
@@ -152,8 +154,9 @@ use Presence::*;
 
 impl ActionKind {
     /// Every action type.
-    pub const ALL: [ActionKind; 14] = [
+    pub const ALL: [ActionKind; 15] = [
         ActionKind::SetArg,
+        ActionKind::RemoveArg,
         ActionKind::SetEnv,
         ActionKind::SetResources,
         ActionKind::AddNodeAffinity,
@@ -173,6 +176,7 @@ impl ActionKind {
     pub const fn as_str(self) -> &'static str {
         match self {
             ActionKind::SetArg => "set-arg",
+            ActionKind::RemoveArg => "remove-arg",
             ActionKind::SetEnv => "set-env",
             ActionKind::SetResources => "set-resources",
             ActionKind::AddNodeAffinity => "add-node-affinity",
@@ -203,6 +207,7 @@ impl ActionKind {
             f("value", Str, Required),
             f("env", Str, Optional),
         ];
+        const REMOVE_ARG: &[Field] = &[f("container", Str, Filled), f("flag", Str, Required), f("env", Str, Optional)];
         const SET_ENV: &[Field] = &[f("container", Str, Filled), f("name", Str, Required), f("value", Str, Required)];
         const SET_RESOURCES: &[Field] =
             &[f("container", Str, Filled), f("limits", QuantityMap, Optional), f("requests", QuantityMap, Optional)];
@@ -227,6 +232,7 @@ impl ActionKind {
         const WAIT: &[Field] = &[f("timeout_seconds", Int, Required)];
         match self {
             ActionKind::SetArg => SET_ARG,
+            ActionKind::RemoveArg => REMOVE_ARG,
             ActionKind::SetEnv => SET_ENV,
             ActionKind::SetResources => SET_RESOURCES,
             ActionKind::AddNodeAffinity => AFFINITY,
@@ -258,6 +264,7 @@ impl ActionKind {
         matches!(
             self,
             ActionKind::SetArg
+                | ActionKind::RemoveArg
                 | ActionKind::SetEnv
                 | ActionKind::SetResources
                 | ActionKind::AddNodeAffinity
@@ -278,6 +285,7 @@ impl ActionKind {
             }
             ActionKind::RolloutRestart | ActionKind::DeletePod | ActionKind::AddToleration => Risk::Low,
             ActionKind::SetArg
+            | ActionKind::RemoveArg
             | ActionKind::SetEnv
             | ActionKind::SetResources
             | ActionKind::AddNodeAffinity
@@ -307,6 +315,18 @@ pub enum Action {
         /// Its new value.
         value: String,
         /// An environment variable the server also reads the flag from (TGI).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        env: Option<String>,
+    },
+    /// Removes a server flag (and its value) wherever the container writes
+    /// it, and its env alias `env`: for a flag the running engine version
+    /// no longer accepts.
+    RemoveArg {
+        /// The container.
+        container: String,
+        /// The flag, e.g. `--swap-space`.
+        flag: String,
+        /// An environment variable the server also reads the flag from.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         env: Option<String>,
     },
@@ -522,6 +542,7 @@ impl Action {
     pub fn kind(&self) -> ActionKind {
         match self {
             Action::SetArg { .. } => ActionKind::SetArg,
+            Action::RemoveArg { .. } => ActionKind::RemoveArg,
             Action::SetEnv { .. } => ActionKind::SetEnv,
             Action::SetResources { .. } => ActionKind::SetResources,
             Action::AddNodeAffinity { .. } => ActionKind::AddNodeAffinity,
@@ -555,6 +576,9 @@ impl Action {
         match self {
             Action::SetArg { container, flag, value, env } => {
                 args::set_flag(container_mut(&mut out, container, kind)?, flag, value, env.as_deref())?;
+            }
+            Action::RemoveArg { container, flag, env } => {
+                args::remove_flag(container_mut(&mut out, container, kind)?, flag, env.as_deref())?;
             }
             Action::SetEnv { container, name, value } => {
                 args::set_env(container_mut(&mut out, container, kind)?, name, value)?;
@@ -747,6 +771,10 @@ impl Action {
             Action::SetArg { container, flag, value, env } => {
                 let alias = env.as_ref().map(|e| format!(" (or env {e})")).unwrap_or_default();
                 format!("set `{flag} {value}`{alias} on container {container}")
+            }
+            Action::RemoveArg { container, flag, env } => {
+                let alias = env.as_ref().map(|e| format!(" (and env {e})")).unwrap_or_default();
+                format!("remove `{flag}`{alias} from container {container}")
             }
             Action::SetEnv { container, name, value } => format!("set env {name}={value} on container {container}"),
             Action::SetResources { container, limits, requests } => {

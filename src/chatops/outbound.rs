@@ -119,6 +119,7 @@ pub enum OutboundError {
 pub(crate) struct Http {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
+    max_body: usize,
 }
 
 /// One HTTP exchange that produced no usable answer.
@@ -130,6 +131,8 @@ pub(crate) enum HttpError {
     Timeout,
     /// Connecting or exchanging failed.
     Transport(String),
+    /// The answer's body was larger than the client's limit.
+    TooLarge(usize),
 }
 
 impl Http {
@@ -149,7 +152,18 @@ impl Http {
             }
         };
         let connector = builder.https_or_http().enable_http1().build();
-        Ok(Http { client: Client::builder(TokioExecutor::new()).build(connector), timeout })
+        Ok(Http {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            timeout,
+            max_body: MAX_RESPONSE_BYTES,
+        })
+    }
+
+    /// The same client reading at most `max_body` bytes of each answer
+    /// (the Prometheus client reads larger answers than chat receivers send).
+    pub(crate) fn with_max_body(mut self, max_body: usize) -> Self {
+        self.max_body = max_body;
+        self
     }
 
     /// Sends `body` as JSON with `extra` headers; returns status, headers and (bounded) body.
@@ -172,10 +186,17 @@ impl Http {
         let exchange = async {
             let resp = self.client.request(req).await.map_err(|e| HttpError::Transport(error_chain(&e)))?;
             let (parts, body) = resp.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BYTES)
+            let max_body = self.max_body;
+            let body = Limited::new(body, max_body)
                 .collect()
                 .await
-                .map_err(|e| HttpError::Transport(e.to_string()))?
+                .map_err(|e| {
+                    if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                        HttpError::TooLarge(max_body)
+                    } else {
+                        HttpError::Transport(e.to_string())
+                    }
+                })?
                 .to_bytes();
             Ok((parts.status, parts.headers, body))
         };
@@ -475,6 +496,10 @@ impl Worker {
                 Err(HttpError::Timeout) => Verdict::Retry(None),
                 Err(HttpError::Transport(e)) => {
                     tracing::debug!(channel, error = %e, "notification attempt failed");
+                    Verdict::Retry(None)
+                }
+                Err(HttpError::TooLarge(limit)) => {
+                    tracing::debug!(channel, limit, "notification answer too large");
                     Verdict::Retry(None)
                 }
             };

@@ -58,6 +58,12 @@ pub struct ControllerConfig {
     #[arg(long, env = "PODMEDIC_VERIFY_WINDOW_CAP", value_parser = parse_duration)]
     pub verify_window_cap: Option<Duration>,
 
+    /// Cap on how long a fixed workload may take to become Ready before the
+    /// fix counts as failed and is reverted (playbooks say how long; this
+    /// only shortens it).
+    #[arg(long, env = "PODMEDIC_VERIFY_READY_CAP", value_parser = parse_duration)]
+    pub verify_ready_cap: Option<Duration>,
+
     /// Most nodes podmedic may have cordoned at the same time, cluster-wide
     /// (a node-level fix beyond it fails its step instead of cordoning).
     #[arg(long, env = "PODMEDIC_MAX_CORDONED_NODES", default_value_t = 1)]
@@ -117,6 +123,51 @@ pub struct ControllerConfig {
     /// ChatOps (Slack, generic webhook).
     #[command(flatten)]
     pub chatops: crate::chatops::ChatOpsConfig,
+
+    /// Serving metrics from Prometheus (evidence for diagnoses, stall detection).
+    #[command(flatten)]
+    pub metrics: MetricsConfig,
+}
+
+/// Where serving metrics come from, and how wedged engines are found.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MetricsConfig {
+    /// Prometheus' base URL (e.g. `http://prometheus.monitoring:9090`): each
+    /// crash's serving metrics become evidence, and Ready engines that stop
+    /// generating get proposals. Unset: neither.
+    #[arg(long = "prometheus-url", env = "PODMEDIC_PROMETHEUS_URL")]
+    pub prometheus_url: Option<String>,
+
+    /// Time limit of one Prometheus query (`2s`, `500ms`); a slower
+    /// Prometheus leaves the diagnosis without metrics, saying so.
+    #[arg(long = "prometheus-timeout", env = "PODMEDIC_PROMETHEUS_TIMEOUT", default_value = "2s", value_parser = parse_duration_ms)]
+    pub prometheus_timeout: Duration,
+
+    /// How much time before a crash its metrics cover.
+    #[arg(long = "metrics-window", env = "PODMEDIC_METRICS_WINDOW", default_value = "10m", value_parser = parse_duration)]
+    pub window: Duration,
+
+    /// A Ready engine whose requests wait (or stay running) while it
+    /// generates nothing for this long is stalled; `0` turns stall
+    /// detection off.
+    #[arg(long = "stall-window", env = "PODMEDIC_STALL_WINDOW", default_value = "5m", value_parser = parse_duration)]
+    pub stall_window: Duration,
+
+    /// How often Prometheus is asked for stalled engines.
+    #[arg(long = "stall-check-interval", env = "PODMEDIC_STALL_CHECK_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub stall_interval: Duration,
+}
+
+/// Parses `500ms`, or anything [`parse_duration`] takes.
+pub fn parse_duration_ms(s: &str) -> Result<Duration, String> {
+    match s.trim().strip_suffix("ms") {
+        Some(ms) => ms
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| format!("invalid duration {s:?}: expected e.g. 500ms, 2s")),
+        None => parse_duration(s),
+    }
 }
 
 /// Whether an API server of this version serves streaming lists (the
@@ -172,6 +223,9 @@ mod tests {
         assert!(parse_duration("10x").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("").is_err());
         assert!(parse_duration("5m3").is_err());
+        assert_eq!(parse_duration_ms("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration_ms("2s").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration_ms("xms").is_err());
     }
 
     #[test]

@@ -201,6 +201,7 @@ pub fn settings(config: &ControllerConfig) -> Settings {
         dry_run: config.dry_run,
         max_attempts_per_day: config.max_attempts_per_day,
         verify_window_cap: config.verify_window_cap,
+        verify_ready_cap: config.verify_ready_cap,
         max_cordoned_nodes: config.max_cordoned_nodes,
     }
 }
@@ -374,6 +375,8 @@ async fn observe(
             name: n.name_any(),
             unschedulable: n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true),
             cordoned_by: n.annotations().get(CORDONED_BY_ANNOTATION).cloned(),
+            resource_version: n.resource_version().unwrap_or_default(),
+            has_annotations: n.metadata.annotations.is_some(),
         });
         let all = nodes.list_metadata(&ListParams::default()).await.map_err(api_err("listing nodes"))?;
         obs.cordoned_elsewhere = all
@@ -436,16 +439,24 @@ async fn effect(ctx: &Context, rxp: &RecoveryProposal, effect: &Effect) -> Outco
                 other => Outcome::Failed(format!("cannot patch a {other}")),
             }
         }
-        Effect::Cordon { node, by } => {
-            let p = serde_json::json!({
-                "metadata": { "annotations": { CORDONED_BY_ANNOTATION: by } },
-                "spec": { "unschedulable": true }
-            });
-            let nodes: Api<Node> = Api::all(ctx.client.clone());
-            match nodes.patch(node, &PatchParams::default(), &Patch::Merge(&p)).await {
-                Ok(_) => Outcome::Done { object: None },
-                Err(e) => outcome_of(e, &format!("cordoning {node}")),
-            }
+        Effect::Cordon { node, by, resource_version, has_annotations } => {
+            let annotation = PatchOp::Add {
+                path: format!("/metadata/annotations/{}", crate::actions::patch::escape(CORDONED_BY_ANNOTATION)),
+                value: Value::String(by.clone()),
+            };
+            let annotations = PatchOp::Add {
+                path: "/metadata/annotations".into(),
+                value: serde_json::json!({ CORDONED_BY_ANNOTATION: by }),
+            };
+            let ops = vec![
+                PatchOp::Test {
+                    path: "/metadata/resourceVersion".into(),
+                    value: Value::String(resource_version.clone()),
+                },
+                if *has_annotations { annotation } else { annotations },
+                PatchOp::Add { path: "/spec/unschedulable".into(), value: Value::Bool(true) },
+            ];
+            json_patch::<Node>(Api::all(ctx.client.clone()), node, &ops).await
         }
         Effect::Uncordon { node, by } => {
             let ann = format!("/metadata/annotations/{}", crate::actions::patch::escape(CORDONED_BY_ANNOTATION));

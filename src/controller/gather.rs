@@ -1,6 +1,7 @@
 //! Gathering the evidence bundle for a crash from the API server: the
-//! previous container's log tail, the pod's status and spec, its Events, its
-//! node's labels, and the workload that owns it.
+//! previous container's log tail and head (where engines print their
+//! version and settings), the pod's status and spec, its Events, its node's
+//! labels, and the workload that owns it.
 
 use std::collections::BTreeMap;
 
@@ -69,6 +70,8 @@ pub struct Gathered {
     pub node_allocatable: BTreeMap<String, String>,
     /// Whether the pod's Events were read into the evidence.
     pub events_read: bool,
+    /// What the head of the previous container's log says about the engine.
+    pub engine_log: crate::engine::LogFacts,
 }
 
 fn api_err(what: &'static str) -> impl FnOnce(kube::Error) -> GatherError {
@@ -80,7 +83,7 @@ fn api_err(what: &'static str) -> impl FnOnce(kube::Error) -> GatherError {
 /// its owner and (for a possible probe kill) its Events.
 pub async fn gather(client: &Client, crash: &Crash, log_tail: i64) -> Result<Gathered, GatherError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), &crash.namespace);
-    let (pod, log) = tokio::try_join!(
+    let (pod, log, engine_log) = tokio::join!(
         async {
             pods.get_opt(&crash.pod)
                 .await
@@ -88,7 +91,9 @@ pub async fn gather(client: &Client, crash: &Crash, log_tail: i64) -> Result<Gat
                 .ok_or_else(|| GatherError::PodGone(format!("{}/{}", crash.namespace, crash.pod)))
         },
         read_log(&pods, &crash.pod, &crash.container, log_tail),
-    )?;
+        read_log_head(&pods, &crash.pod, &crash.container),
+    );
+    let (pod, log) = (pod?, log?);
     let container = ContainerFacts::from_pod(&pod, Some(&crash.container));
     let events_read = may_be_probe_kill(&pod, &crash.container);
     let node_name = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
@@ -109,11 +114,12 @@ pub async fn gather(client: &Client, crash: &Crash, log_tail: i64) -> Result<Gat
         .map(|a| a.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
         .unwrap_or_default();
     Ok(Gathered {
-        evidence: Evidence { log, container, events, node_labels, metrics: BTreeMap::new() },
+        evidence: Evidence { log, container, events, node_labels, metrics: Default::default() },
         pod,
         owner,
         node_allocatable,
         events_read,
+        engine_log,
     })
 }
 
@@ -226,6 +232,31 @@ async fn read_log(pods: &Api<Pod>, pod: &str, container: &str, tail: i64) -> Res
         Err(e) => return Err(GatherError::Api { what: "the previous container's log", source: e }),
     };
     Ok(LogTail::from_text(&text, tail.max(1) as usize))
+}
+
+/// The head of the previous container's log (`limitBytes` from the start,
+/// read beside the tail so a crash's latency does not grow), reduced at once
+/// to what it says about the engine. Best effort: a failed read is an empty
+/// head, never a failed crash.
+async fn read_log_head(pods: &Api<Pod>, pod: &str, container: &str) -> crate::engine::LogFacts {
+    let mut params = LogParams {
+        container: Some(container.to_owned()),
+        previous: true,
+        limit_bytes: Some(crate::engine::HEAD_BYTES as i64),
+        ..LogParams::default()
+    };
+    let text = match pods.logs(pod, &params).await {
+        Ok(t) => t,
+        Err(kube::Error::Api(s)) if s.code == 400 || s.code == 404 => {
+            params.previous = false;
+            pods.logs(pod, &params).await.unwrap_or_default()
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "could not read the log head");
+            String::new()
+        }
+    };
+    crate::engine::read_head(text.as_bytes())
 }
 
 /// Follows controller owner references: Pod → ReplicaSet → Deployment, or

@@ -96,13 +96,21 @@ pub struct Settings {
     pub max_attempts_per_day: u32,
     /// Cap on the stability window.
     pub verify_window_cap: Option<Duration>,
+    /// Cap on the time to become Ready.
+    pub verify_ready_cap: Option<Duration>,
     /// Most nodes cordoned by podmedic at the same time, cluster-wide.
     pub max_cordoned_nodes: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { dry_run: false, max_attempts_per_day: 3, verify_window_cap: None, max_cordoned_nodes: 1 }
+        Settings {
+            dry_run: false,
+            max_attempts_per_day: 3,
+            verify_window_cap: None,
+            verify_ready_cap: None,
+            max_cordoned_nodes: 1,
+        }
     }
 }
 
@@ -115,6 +123,10 @@ pub struct NodeObs {
     pub unschedulable: bool,
     /// podmedic's cordon annotation, if set.
     pub cordoned_by: Option<String>,
+    /// `metadata.resourceVersion`.
+    pub resource_version: String,
+    /// Whether it has an annotations map at all.
+    pub has_annotations: bool,
 }
 
 /// How the target looks after the fix.
@@ -207,12 +219,17 @@ pub enum Effect {
         /// The operations.
         ops: Vec<PatchOp>,
     },
-    /// Mark the node unschedulable and annotate it with the proposal's UID.
+    /// Mark the node unschedulable and annotate it with the proposal's UID:
+    /// a JSON Patch that tests the `resourceVersion` read just before.
     Cordon {
         /// The node.
         node: String,
         /// The proposal's UID (the annotation's value).
         by: String,
+        /// The node's `resourceVersion` as read.
+        resource_version: String,
+        /// Whether the node has an annotations map (else one is added).
+        has_annotations: bool,
     },
     /// Undo podmedic's own cordon: a JSON Patch that tests the annotation
     /// and `spec.unschedulable` before removing both.
@@ -355,7 +372,7 @@ fn target_of<'a>(rxp: &'a RecoveryProposal, step: &'a PlannedStep) -> Target<'a>
             Some(ops) if !ops.is_empty() && matches!(rxp.spec.target.kind.as_str(), "Deployment" | "StatefulSet") => {
                 Target::Workload(ops)
             }
-            Some(ops) if ops.is_empty() => Target::Nothing,
+            Some([]) => Target::Nothing,
             _ => Target::Unexecutable,
         },
         _ => Target::Unexecutable,
@@ -602,9 +619,7 @@ fn approved(rxp: &RecoveryProposal, status: RecoveryProposalStatus, obs: &Observ
     if settings.dry_run {
         return say(status, false, "Paused", PAUSED, expiry.min(RESYNC));
     }
-    if !status.decided_by.as_deref().is_some_and(|b| !b.is_empty())
-        || !status.decided_via.is_some_and(DecidedVia::is_human)
-    {
+    if status.decided_by.as_deref().is_none_or(str::is_empty) || !status.decided_via.is_some_and(DecidedVia::is_human) {
         let msg = "no human decision is recorded on this proposal; not executing".to_owned();
         return write(finish(status, Phase::Failed, msg.clone(), now), note(true, "Failed", msg), Duration::ZERO);
     }
@@ -846,12 +861,16 @@ fn executing(rxp: &RecoveryProposal, mut status: RecoveryProposalStatus, obs: &O
             if obs.node.as_ref().is_some_and(|n| n.unschedulable && n.cordoned_by.as_deref() == Some(uid.as_str())) {
                 return record_node(status, i, &node, &uid, now);
             }
-            Next::Effect(EffectPlan {
-                step: i,
-                direction: Direction::Apply,
-                action,
-                effect: Effect::Cordon { node, by: uid },
-            })
+            let Some(n) = obs.node.as_ref() else {
+                return fail(status, format!("node {node} does not exist"));
+            };
+            let effect = Effect::Cordon {
+                node,
+                by: uid,
+                resource_version: n.resource_version.clone(),
+                has_annotations: n.has_annotations,
+            };
+            Next::Effect(EffectPlan { step: i, direction: Direction::Apply, action, effect })
         }
         Target::Pod(pod) => {
             let want_uid = (rxp.spec.pod == pod).then(|| rxp.spec.pod_uid.clone()).flatten();
@@ -1092,7 +1111,10 @@ pub fn verification_of(rxp: &RecoveryProposal, settings: &Settings) -> (Duration
     let secs = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(0));
     let ready = v.map_or(DEFAULT_READY_WITHIN, |v| secs(v.ready_within_seconds));
     let stable = v.map_or(DEFAULT_STABLE_FOR, |v| secs(v.no_restart_for_seconds));
-    (ready, settings.verify_window_cap.map_or(stable, |cap| stable.min(cap)))
+    (
+        settings.verify_ready_cap.map_or(ready, |cap| ready.min(cap)),
+        settings.verify_window_cap.map_or(stable, |cap| stable.min(cap)),
+    )
 }
 
 /// The status to write after an effect's outcome (pure).
@@ -1112,12 +1134,26 @@ pub fn record(rxp: &RecoveryProposal, plan: &EffectPlan, outcome: Outcome, now: 
         }
         (Direction::Apply, Outcome::Done { object }) => match &plan.effect {
             Effect::PatchWorkload { .. } => record_applied(status, i, object.as_ref(), "applied", now),
-            Effect::Cordon { node, by } => record_node(status, i, node, by, now),
+            Effect::Cordon { node, by, .. } => record_node(status, i, node, by, now),
             Effect::DeletePod { name, .. } => record_done(status, i, format!("deleted pod {name}"), now),
             Effect::Uncordon { .. } => record_done(status, i, "done".into(), now),
         },
         (Direction::Apply, Outcome::Gone(m)) if matches!(plan.effect, Effect::DeletePod { .. }) => {
             record_done(status, i, format!("already gone ({m})"), now)
+        }
+        // Refused by its `resourceVersion` test: another writer came first,
+        // perhaps a second replica with the same step. Look again, without
+        // sending: in place → Applied, else the step fails.
+        (Direction::Apply, Outcome::Refused(m))
+            if matches!(plan.effect, Effect::PatchWorkload { .. } | Effect::Cordon { .. }) =>
+        {
+            status.steps[i].read_version = None;
+            status.steps[i].message = format!("refused ({m}); checking whether the change is in place");
+            write(status, None, Duration::ZERO)
+        }
+        (Direction::Revert, Outcome::Refused(m)) => {
+            status.steps[i].message = format!("revert refused by the API server ({m}); looking again");
+            write(status, None, Duration::from_secs(1))
         }
         (Direction::Apply, Outcome::Refused(m) | Outcome::Gone(m) | Outcome::Failed(m)) => {
             let on_failure = steps_of(rxp).iter().find(|p| p.id == id).map_or(OnFailure::Revert, |p| p.on_failure);
@@ -1136,7 +1172,7 @@ pub fn record(rxp: &RecoveryProposal, plan: &EffectPlan, outcome: Outcome, now: 
             status.steps[i].finished_at = Some(time(now));
             write(status, None, Duration::ZERO)
         }
-        (Direction::Revert, Outcome::Refused(m) | Outcome::Gone(m) | Outcome::Failed(m)) => {
+        (Direction::Revert, Outcome::Gone(m) | Outcome::Failed(m)) => {
             status.steps[i].state = StepState::RevertRefused;
             status.steps[i].message = format!("revert refused: {m}");
             status.steps[i].finished_at = Some(time(now));

@@ -20,6 +20,7 @@ pub mod execute;
 pub mod gather;
 pub mod machine;
 pub mod propose;
+pub mod stall;
 pub mod watch;
 
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,9 @@ use watch::{Crash, Seen};
 
 /// Crashes handled at the same time.
 const CRASH_CONCURRENCY: usize = 16;
+/// Largest Prometheus answer read (one pod's raw samples over the window,
+/// or the list of stall candidates).
+pub const METRICS_MAX_BYTES: usize = 4 << 20;
 
 /// What every loop of the controller shares.
 pub struct Context {
@@ -69,6 +73,10 @@ pub struct Context {
     pub limits: execute::Limits,
     /// Announces proposals and their phase changes in chat (never blocks).
     pub notifier: crate::chatops::Notifier,
+    /// Prometheus, when `--prometheus-url` is set: crash metrics and stalls.
+    pub prometheus: Option<Arc<crate::signals::Prometheus>>,
+    /// Stalls already proposed, so one stall is proposed once per window.
+    pub stalls: Mutex<stall::Proposed>,
 }
 
 impl Context {
@@ -83,6 +91,16 @@ impl Context {
     ) -> Self {
         let reporter = Reporter { controller: "podmedic".into(), instance: config.identity.clone() };
         let limits = execute::Limits::new(&config);
+        // `podmedic run` checks the URL before it gets here (a bad one stops it).
+        let prometheus = config.metrics.prometheus_url.as_ref().and_then(|url| {
+            crate::signals::Prometheus::new(&crate::signals::Settings {
+                url: url.clone(),
+                timeout: config.metrics.prometheus_timeout,
+                max_bytes: METRICS_MAX_BYTES,
+            })
+            .ok()
+            .map(Arc::new)
+        });
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -95,6 +113,8 @@ impl Context {
             seen: Mutex::new(Seen::default()),
             limits,
             notifier: crate::chatops::Notifier::disabled(),
+            prometheus,
+            stalls: Mutex::new(stall::Proposed::default()),
         }
     }
 }
@@ -103,7 +123,8 @@ impl Context {
 pub async fn run_loops(ctx: Arc<Context>, on_ready: impl Fn() + Send + Sync + 'static) {
     let proposals = execute::run(ctx.clone());
     let crashes = crash_pipeline(ctx.clone(), on_ready);
-    tokio::join!(proposals, crashes);
+    let stalls = stall::run(ctx.clone());
+    tokio::join!(proposals, crashes, stalls);
 }
 
 /// The API handles for `K` in the watched scope: one per listed namespace,
@@ -240,7 +261,12 @@ impl CrashError {
 pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outcome, CrashError> {
     ctx.metrics.pod_events.get_or_create(&KindLabel { kind: crash.kind.as_str() }).inc();
     let api: Api<RecoveryProposal> = Api::namespaced(ctx.client.clone(), &crash.namespace);
-    let mut gathered = gather::gather(&ctx.client, crash, ctx.config.log_tail).await?;
+    // The metrics need only the crash's labels and time: read them while
+    // the evidence is gathered, so a responsive Prometheus adds no latency.
+    let (gathered, reading) =
+        tokio::join!(gather::gather(&ctx.client, crash, ctx.config.log_tail), crash_metrics(ctx, crash));
+    let mut gathered = gathered?;
+    gathered.evidence.metrics = reading;
     // The workload's proposals, read once: earlier attempts for the plan's
     // limits, and the open one a repeat crash updates.
     let existing = propose::for_workload(&api, &gathered.owner.name);
@@ -266,6 +292,7 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
     let (plan_input, existing) = tokio::join!(plan_input(ctx, &diagnosis, &gathered, &crash.namespace), existing);
     let existing = existing.map_err(CrashError::Propose)?;
     let plan = plan_for(ctx, &diagnosis, &gathered, plan_input?, &existing);
+    attach_metrics(&mut diagnosis, &gathered.evidence.metrics);
     let node = gathered.pod.spec.as_ref().and_then(|s| s.node_name.clone());
     let spec = propose::build_spec(
         &gathered.owner,
@@ -290,13 +317,47 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
     Ok(outcome)
 }
 
+/// The crashed container's serving metrics over `--metrics-window` before
+/// its run ended (before now when the kubelet did not say when).
+async fn crash_metrics(ctx: &Context, crash: &Crash) -> crate::signals::Reading {
+    let Some(prom) = ctx.prometheus.as_deref() else { return crate::signals::Reading::NotRequested };
+    let target = crate::signals::Target {
+        namespace: crash.namespace.clone(),
+        pod: crash.pod.clone(),
+        container: Some(crash.container.clone()),
+    };
+    // The window before the run ended; never "now" when the end is known:
+    // a restarted container's series are not the crashed run's.
+    let end = crash.finished_at.as_ref().map_or_else(crate::signals::now, |t| t.0.as_second() as f64);
+    let reading = crate::signals::read_window(prom, &target, &[end], ctx.config.metrics.window.as_secs().max(1)).await;
+    ctx.metrics.metrics_reads.get_or_create(&crate::metrics::ResultLabel { result: reading.code() }).inc();
+    if let crate::signals::Reading::Unavailable(why) = &reading {
+        warn!(namespace = %crash.namespace, pod = %crash.pod, reason = %why, "diagnosing without serving metrics");
+    }
+    reading
+}
+
+/// Records the metrics summary on the proposal: the capture `metrics` holds
+/// the same JSON object as `podmedic triage`'s `metrics` key.
+pub(crate) fn attach_metrics(diagnosis: &mut crate::diagnosis::Diagnosis, reading: &crate::signals::Reading) {
+    if let Some(m) = reading.summary()
+        && let Ok(json) = serde_json::to_string(m)
+    {
+        diagnosis.captures.insert(METRICS_CAPTURE.to_owned(), json);
+    }
+}
+
+/// The capture of a diagnosis that carries its metrics summary (as JSON) to
+/// the proposal, where it becomes `spec.diagnosis.metrics`.
+pub const METRICS_CAPTURE: &str = "metrics";
+
 /// What a plan reads beyond the evidence, fetched for the classes that use
 /// it: the workload with its revisions (rollbacks), GPU nodes (driver
 /// pinning).
-struct PlanInput {
-    object: serde_json::Value,
-    candidate_nodes: Vec<crate::playbook::NodeInfo>,
-    node_fault: crate::playbook::NodeFault,
+pub(crate) struct PlanInput {
+    pub(crate) object: serde_json::Value,
+    pub(crate) candidate_nodes: Vec<crate::playbook::NodeInfo>,
+    pub(crate) node_fault: crate::playbook::NodeFault,
 }
 
 async fn plan_input(
@@ -379,7 +440,7 @@ async fn node_fault(ctx: &Context, gathered: &gather::Gathered) -> Result<crate:
 
 /// Renders the playbook for a diagnosis; earlier executions on the workload
 /// (in `existing`) count against the playbook's limits.
-fn plan_for(
+pub(crate) fn plan_for(
     ctx: &Context,
     diagnosis: &crate::diagnosis::Diagnosis,
     gathered: &gather::Gathered,
@@ -393,6 +454,8 @@ fn plan_for(
     pc.policy = ctx.policy.clone();
     pc.candidate_nodes = input.candidate_nodes;
     pc.node_fault = input.node_fault;
+    let image = gathered.evidence.container.as_ref().and_then(|c| c.image.as_deref());
+    pc.engine = Some(crate::engine::EngineInfo::identify(&gathered.engine_log, image, ""));
     for p in existing.iter().filter(|p| p.spec.target.uid == gathered.owner.uid) {
         let ran = p.status.as_ref().is_some_and(|s| {
             use crate::crd::Phase::*;
@@ -409,7 +472,7 @@ fn plan_for(
     ctx.playbooks.plan(diagnosis, workload.as_ref(), &pc)
 }
 
-fn source_label(s: crate::diagnosis::Source) -> &'static str {
+pub(crate) fn source_label(s: crate::diagnosis::Source) -> &'static str {
     match s {
         crate::diagnosis::Source::Signature => "signature",
         crate::diagnosis::Source::Model => "model",

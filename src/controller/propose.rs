@@ -109,7 +109,16 @@ pub fn build_spec(
             source: diagnosis.source,
             summary: diagnosis.summary.clone(),
             evidence: diagnosis.evidence.clone(),
-            captures: diagnosis.captures.clone(),
+            captures: diagnosis
+                .captures
+                .iter()
+                .filter(|(k, _)| *k != super::METRICS_CAPTURE)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            metrics: diagnosis
+                .captures
+                .get(super::METRICS_CAPTURE)
+                .and_then(|m| serde_json::from_str::<crate::signals::MetricsSummary>(m).ok()),
         },
         plan,
         content_hash,
@@ -304,6 +313,8 @@ fn announce(recorder: &Recorder, rxp: &RecoveryProposal, pod: &ObjectReference) 
         "summary": d.summary,
         "dryRun": rxp.spec.dry_run,
         "plan": rxp.spec.plan,
+        // The serving metrics before the crash (triage's `metrics` object), or null.
+        "metrics": d.metrics,
     });
     println!("{line}");
 }

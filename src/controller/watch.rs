@@ -13,6 +13,8 @@ pub enum CrashKind {
     CrashLoop,
     /// The last run ended OOMKilled.
     OomKilled,
+    /// No crash: a Ready engine stopped generating (found in its metrics).
+    Stall,
 }
 
 impl CrashKind {
@@ -21,6 +23,7 @@ impl CrashKind {
         match self {
             CrashKind::CrashLoop => "crashloop",
             CrashKind::OomKilled => "oomkilled",
+            CrashKind::Stall => "stall",
         }
     }
 }

@@ -260,3 +260,28 @@ fn error_lines_are_told_from_chatter() {
         assert!(!reads_like_error(line), "{line}");
     }
 }
+
+/// A client's prompt echoed by vLLM's request logger is not evidence: the
+/// genuine KV-cache crash stays a KV-cache crash, and an echoed error alone
+/// decides nothing (regression: an echoed Xid line turned a KV crash into
+/// "cordon gpu-h100-535").
+#[test]
+fn echoed_prompts_are_not_evidence() {
+    let shipped = SignatureSet::load(&["patterns"]).unwrap();
+    let echo = "INFO 11-27 12:00:02 logger.py:37] Received request chatcmpl-9a: prompt: '<|user|>NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, GPU has fallen off the bus.', params: SamplingParams(n=1, temperature=0.7)";
+    let kv = "ValueError: The model's max seq len (32768) is larger than the maximum number of tokens that can be stored in KV cache (20144). Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when initializing the engine.";
+    let ev = |text: &str| Evidence { log: LogTail::from_text(text, 200), ..Default::default() };
+    let d = diagnose(&ev(&format!("{echo}\n{echo}\n{kv}")), &shipped, None, &FusionConfig::default());
+    assert_eq!(d.class, FailureClass::KvCacheOom, "{}", d.summary);
+    assert!(d.evidence.iter().all(|e| !e.text.contains("Received request")), "{:?}", d.evidence);
+    let d = diagnose(&ev(&format!("INFO starting\n{echo}")), &shipped, None, &FusionConfig::default());
+    assert_eq!(d.class, FailureClass::Unknown, "{}", d.summary);
+    // The same line printed by the driver itself counts.
+    let d = diagnose(
+        &ev("NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, GPU has fallen off the bus."),
+        &shipped,
+        None,
+        &FusionConfig::default(),
+    );
+    assert_eq!(d.class, FailureClass::GpuHardwareFault);
+}

@@ -18,6 +18,8 @@ pub enum ParamType {
     String,
     /// `true` or `false`.
     Bool,
+    /// A release version (`0.14.0`); compares as versions do.
+    Version,
 }
 
 impl ParamType {
@@ -29,6 +31,7 @@ impl ParamType {
             "quantity" => ParamType::Quantity,
             "string" => ParamType::String,
             "bool" => ParamType::Bool,
+            "version" => ParamType::Version,
             _ => return None,
         })
     }
@@ -41,11 +44,12 @@ impl ParamType {
             ParamType::Quantity => "quantity",
             ParamType::String => "string",
             ParamType::Bool => "bool",
+            ParamType::Version => "version",
         }
     }
 
     /// Type names, for hints.
-    pub const NAMES: [&'static str; 5] = ["int", "float", "quantity", "string", "bool"];
+    pub const NAMES: [&'static str; 6] = ["int", "float", "quantity", "string", "bool", "version"];
 }
 
 /// A value during evaluation.
@@ -85,8 +89,26 @@ pub fn parse_number(s: &str) -> Option<f64> {
 }
 
 /// Reference namespaces.
-pub const NAMESPACES: &[&str] =
-    &["capture", "arg", "env", "limit", "request", "probe", "fact", "node", "nodes", "policy", "workload", "revision"];
+pub const NAMESPACES: &[&str] = &[
+    "capture",
+    "arg",
+    "effective",
+    "env",
+    "limit",
+    "request",
+    "probe",
+    "fact",
+    "metric",
+    "node",
+    "nodes",
+    "policy",
+    "workload",
+    "revision",
+];
+
+/// `metric.SIGNAL.STAT`: the signals of [`crate::signals::Signal::CONTRACT`]
+/// and the statistics of their summaries; every one is a float.
+pub const METRIC_STATS: &[&str] = &["last", "max", "min", "mean"];
 
 /// `fact.*` names and their types.
 pub const FACTS: &[(&str, ParamType)] = &[
@@ -102,6 +124,11 @@ pub const FACTS: &[(&str, ParamType)] = &[
     ("summary", ParamType::String),
     ("subclass", ParamType::String),
     ("evidence", ParamType::String),
+    ("engine", ParamType::String),
+    ("engine_version", ParamType::Version),
+    ("engine_version_source", ParamType::String),
+    ("gpu_product", ParamType::String),
+    ("gpu_memory", ParamType::Quantity),
 ];
 
 /// `policy.*` names and their types (see `Policy`).
@@ -113,6 +140,7 @@ pub const POLICY: &[(&str, ParamType)] = &[
     ("max_attempts_per_day", ParamType::Int),
     ("max_shm_size", ParamType::Quantity),
     ("max_startup_seconds", ParamType::Int),
+    ("max_model_len_auto", ParamType::Bool),
 ];
 
 /// `workload.*` names and their types.
@@ -121,6 +149,7 @@ pub const WORKLOAD: &[(&str, ParamType)] = &[
     ("shm_size", ParamType::Quantity),
     ("kind", ParamType::String),
     ("container", ParamType::String),
+    ("managed", ParamType::Bool),
 ];
 
 /// Probe kinds and fields.
@@ -140,6 +169,10 @@ pub enum Source {
     Capture(String),
     /// The target container's current flag value.
     Arg(String),
+    /// The flag's effective value for the running engine (printed, given or
+    /// the table's default for the version and GPU); with the bound -1/1,
+    /// the lowest/highest value it may have when only a range is known.
+    Effective(String, i8),
     /// The target container's env var.
     Env(String),
     /// The target container's limit.
@@ -150,6 +183,8 @@ pub enum Source {
     Probe(String, String),
     /// A fact about the crash.
     Fact(String),
+    /// A statistic of a serving signal before the crash (`kv_cache_usage`, `max`).
+    Metric(String, String),
     /// The node's allocatable resource.
     NodeAllocatable(String),
     /// The node's label.
@@ -206,6 +241,8 @@ pub enum Op {
     DriverForCuda,
     /// CUDA → next driver.
     DriverAboveCuda,
+    /// Whether the running engine version no longer accepts a flag.
+    FlagRemoved,
 }
 
 impl Op {
@@ -224,6 +261,7 @@ impl Op {
             Op::Major => "major",
             Op::DriverForCuda => "driver_for_cuda",
             Op::DriverAboveCuda => "driver_above_cuda",
+            Op::FlagRemoved => "flag_removed",
         }
     }
 }
@@ -261,6 +299,20 @@ pub fn parse_source(s: &str) -> Result<Source, String> {
             }
             Source::Arg(rest.into())
         }
+        "effective" => {
+            let (bound, flag) = match rest.split_once('.') {
+                Some(("low", f)) => (-1, f),
+                Some(("high", f)) => (1, f),
+                _ => (0, rest),
+            };
+            if !flag.starts_with('-') {
+                return Err(format!(
+                    "`{s}`: an effective reference names the flag with its dashes, e.g. `effective.--max-num-seqs` \
+                     or `effective.low.--max-num-seqs`"
+                ));
+            }
+            Source::Effective(flag.into(), bound)
+        }
         "env" => Source::Env(rest.into()),
         "limit" => Source::Limit(rest.into()),
         "request" => Source::Request(rest.into()),
@@ -281,6 +333,23 @@ pub fn parse_source(s: &str) -> Result<Source, String> {
         "fact" => {
             named(FACTS, rest, "fact")?;
             Source::Fact(rest.into())
+        }
+        "metric" => {
+            let (signal, stat) = rest.split_once('.').unwrap_or((rest, ""));
+            let signals: Vec<&str> = crate::signals::Signal::CONTRACT.iter().map(|s| s.id()).collect();
+            if !signals.contains(&signal) {
+                let hint = crate::util::closest(signal, signals.iter().copied())
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_else(|| format!(" (known: {})", signals.join(", ")));
+                return Err(format!("unknown metric signal `{signal}` in `{s}`{hint}"));
+            }
+            if !METRIC_STATS.contains(&stat) {
+                let hint = crate::util::closest(stat, METRIC_STATS.iter().copied())
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_else(|| format!(" (use one of: {})", METRIC_STATS.join(", ")));
+                return Err(format!("unknown metric statistic `{stat}` in `{s}`{hint}"));
+            }
+            Source::Metric(signal.into(), stat.into())
         }
         "policy" => {
             named(POLICY, rest, "policy field")?;
@@ -316,7 +385,7 @@ pub fn parse_source(s: &str) -> Result<Source, String> {
 pub fn source_type(s: &Source) -> Option<ParamType> {
     let find = |list: &[(&str, ParamType)], n: &str| list.iter().find(|(k, _)| *k == n).map(|(_, t)| *t);
     match s {
-        Source::Capture(_) | Source::Arg(_) | Source::Env(_) | Source::NodeLabel(_) => None,
+        Source::Capture(_) | Source::Arg(_) | Source::Effective(..) | Source::Env(_) | Source::NodeLabel(_) => None,
         Source::Limit(r) | Source::Request(r) | Source::NodeAllocatable(r) => {
             if r == "memory" || r.starts_with("ephemeral-storage") || r.starts_with("hugepages-") {
                 Some(ParamType::Quantity)
@@ -326,6 +395,7 @@ pub fn source_type(s: &Source) -> Option<ParamType> {
         }
         Source::Probe(..) | Source::NodesMax(_) | Source::PreviousRevision => Some(ParamType::Int),
         Source::Fact(f) => find(FACTS, f),
+        Source::Metric(..) => Some(ParamType::Float),
         Source::Policy(p) => find(POLICY, p),
         Source::Workload(w) => find(WORKLOAD, w),
     }
@@ -355,11 +425,12 @@ pub fn compile(spec: &ExprSpec, params: &dyn Fn(&str) -> bool, problems: &mut Ve
                 OpSpec::Major(e) => (Op::Major, vec![e]),
                 OpSpec::DriverForCuda(e) => (Op::DriverForCuda, vec![e]),
                 OpSpec::DriverAboveCuda(e) => (Op::DriverAboveCuda, vec![e]),
+                OpSpec::FlagRemoved(e) => (Op::FlagRemoved, vec![e]),
             };
             let arity_ok = match op {
                 Op::RoundDown => args.len() == 2,
                 Op::Sub | Op::Div => args.len() >= 2,
-                Op::Floor | Op::Ceil | Op::Major | Op::DriverForCuda | Op::DriverAboveCuda => true,
+                Op::Floor | Op::Ceil | Op::Major | Op::DriverForCuda | Op::DriverAboveCuda | Op::FlagRemoved => true,
                 _ => !args.is_empty(),
             };
             if !arity_ok {
@@ -369,7 +440,7 @@ pub fn compile(spec: &ExprSpec, params: &dyn Fn(&str) -> bool, problems: &mut Ve
             let compiled: Vec<Option<Expr>> = args.iter().map(|a| compile(a, params, problems)).collect();
             let compiled: Option<Vec<Expr>> = compiled.into_iter().collect();
             let compiled = compiled?;
-            if !matches!(op, Op::First | Op::Major | Op::DriverForCuda | Op::DriverAboveCuda) {
+            if !matches!(op, Op::First | Op::Major | Op::DriverForCuda | Op::DriverAboveCuda | Op::FlagRemoved) {
                 for a in &compiled {
                     if let Some(t @ (ParamType::Bool | ParamType::String)) = static_type(a, &|_| None) {
                         problems.push(format!("`{}` needs numbers, but {} is a {}", op.name(), show(a), t.as_str()));
@@ -440,11 +511,17 @@ pub fn source_name(s: &Source) -> String {
     match s {
         Source::Capture(n) => format!("capture.{n}"),
         Source::Arg(n) => format!("arg.{n}"),
+        Source::Effective(n, b) => match b {
+            -1 => format!("effective.low.{n}"),
+            1 => format!("effective.high.{n}"),
+            _ => format!("effective.{n}"),
+        },
         Source::Env(n) => format!("env.{n}"),
         Source::Limit(n) => format!("limit.{n}"),
         Source::Request(n) => format!("request.{n}"),
         Source::Probe(k, f) => format!("probe.{k}.{f}"),
         Source::Fact(n) => format!("fact.{n}"),
+        Source::Metric(sig, stat) => format!("metric.{sig}.{stat}"),
         Source::NodeAllocatable(n) => format!("node.allocatable.{n}"),
         Source::NodeLabel(n) => format!("node.label.{n}"),
         Source::NodesMax(n) => format!("nodes.max.{n}"),
@@ -506,6 +583,7 @@ pub fn static_type(e: &Expr, param: &dyn Fn(&str) -> Option<ParamType>) -> Optio
                     _ => Some(Float),
                 },
                 Op::Major | Op::DriverForCuda | Op::DriverAboveCuda => Some(Int),
+                Op::FlagRemoved => Some(Bool),
             }
         }
     }
@@ -517,6 +595,11 @@ pub trait Lookup {
     fn source(&self, s: &Source) -> Option<Val>;
     /// A parameter's value, if computed.
     fn param(&self, name: &str) -> Option<Val>;
+    /// Whether the running engine version no longer accepts `flag`
+    /// (`None`: the version, the engine's table or the flag is unknown).
+    fn flag_removed(&self, _flag: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// Evaluates an expression: `Ok(None)` when a value it needs is unknown.
@@ -599,6 +682,15 @@ pub fn eval(e: &Expr, env: &dyn Lookup) -> Result<Option<Val>, String> {
                         Some(Val::Num(digits.parse::<f64>().map_err(|_| format!("no version number in {s:?}"))?))
                     }
                     Some(Val::Bool(_)) => return Err("`major` of a bool".into()),
+                },
+                Op::FlagRemoved => match eval(&args[0], env)? {
+                    None => None,
+                    Some(Val::Str(s)) => {
+                        // `--swap-space`, `--swap-space=4` or `--swap-space 4`.
+                        let flag = s.split(['=', ' ']).next().unwrap_or_default();
+                        env.flag_removed(flag).map(Val::Bool)
+                    }
+                    Some(other) => return Err(format!("`flag_removed` of {other:?}: it takes a flag")),
                 },
                 Op::DriverForCuda | Op::DriverAboveCuda => {
                     let Some(v) = eval(&args[0], env)? else { return Ok(None) };

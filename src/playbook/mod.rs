@@ -6,8 +6,10 @@
 //! with `file:line:col` before refusing the set: unknown classes, servers,
 //! action types and fields (with "did you mean"), parameter type and bound
 //! errors, parameter and step cycles (printed as `a -> b -> a`), unknown
-//! and unreachable steps, duplicate ids, and mutating steps without a
-//! revert path. [`PlaybookSet::plan`] picks the playbook for a
+//! and unreachable steps, duplicate ids, mutating steps without a
+//! revert path, and flags (written by `set-arg`/`remove-arg`, or read as
+//! `effective.--flag`) that the engine table ([`crate::engine`]) of one of
+//! the playbook's servers lacks. [`PlaybookSet::plan`] picks the playbook for a
 //! [`Diagnosis`](crate::diagnosis::Diagnosis) and renders it against a
 //! workload; see [`plan`].
 
@@ -146,6 +148,17 @@ pub struct Step {
     pub risk: Risk,
     /// Why an irreversible mutation is acceptable.
     pub irreversible: Option<String>,
+    /// For `set-arg`: the direction it must move the flag's effective value.
+    pub moves: Option<Moves>,
+}
+
+/// The direction a `set-arg` step moves its flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moves {
+    /// The new value must be above the effective one.
+    Raise,
+    /// The new value must be below the effective one.
+    Lower,
 }
 
 /// A compiled playbook.
@@ -188,10 +201,12 @@ impl Playbook {
     }
 }
 
-/// The compiled playbooks.
+/// The compiled playbooks, with the engine-flag table they were checked
+/// against (and that guards their plans).
 #[derive(Debug, Clone, Default)]
 pub struct PlaybookSet {
     playbooks: Vec<Playbook>,
+    engines: std::sync::Arc<crate::engine::EngineTable>,
 }
 
 /// Loads and compiles every `.yaml` file of `paths` (files or directories);
@@ -206,17 +221,37 @@ impl PlaybookSet {
         Self::compile(crate::embedded::PLAYBOOKS.iter().map(|(f, t)| (Path::new(*f), *t)))
     }
 
-    /// Loads and compiles every `.yaml` file of `paths` (files or directories).
+    /// Loads and compiles every `.yaml` file of `paths` (files or directories),
+    /// checked against the embedded engine table.
     pub fn load(paths: &[impl AsRef<Path>]) -> Result<Self, Problems> {
+        Self::load_with(paths, crate::engine::EngineTable::embedded()?)
+    }
+
+    /// Loads and compiles every `.yaml` file of `paths`, checked against `engines`.
+    pub fn load_with(
+        paths: &[impl AsRef<Path>],
+        engines: std::sync::Arc<crate::engine::EngineTable>,
+    ) -> Result<Self, Problems> {
         let (texts, problems) = crate::problem::read_yaml_texts(paths);
         crate::problem::with_read_problems(
             problems,
-            Self::compile(texts.iter().map(|(f, t)| (f.as_path(), t.as_str()))),
+            Self::compile_with(texts.iter().map(|(f, t)| (f.as_path(), t.as_str())), engines),
         )
     }
 
-    /// Compiles playbook files given as `(path, text)` pairs.
+    /// Compiles playbook files given as `(path, text)` pairs, checked
+    /// against the embedded engine table.
     pub fn compile<'a>(files: impl IntoIterator<Item = (&'a Path, &'a str)>) -> Result<Self, Problems> {
+        Self::compile_with(files, crate::engine::EngineTable::embedded()?)
+    }
+
+    /// Compiles playbook files given as `(path, text)` pairs, checked against `engines`:
+    /// every flag a step writes or reads as `effective.` must be in the
+    /// table of each engine the playbook is for.
+    pub fn compile_with<'a>(
+        files: impl IntoIterator<Item = (&'a Path, &'a str)>,
+        engines: std::sync::Arc<crate::engine::EngineTable>,
+    ) -> Result<Self, Problems> {
         let mut problems = Vec::new();
         let mut playbooks: Vec<Playbook> = Vec::new();
         let mut seen: HashMap<String, Origin> = HashMap::new();
@@ -242,6 +277,7 @@ impl PlaybookSet {
                 }
                 seen.insert(id, Origin { file: file.to_owned(), line: spec.id.referenced.line() });
                 if let Some(pb) = compile_playbook(file, spec, &mut problems) {
+                    check_engine_flags(file, spec, &pb, &engines, &mut problems);
                     playbooks.push(pb);
                 }
             }
@@ -251,7 +287,12 @@ impl PlaybookSet {
                 Problem::whole_file(Path::new("playbooks"), "no playbooks found").hint("pass the playbooks/ directory"),
             );
         }
-        if problems.is_empty() { Ok(PlaybookSet { playbooks }) } else { Err(Problems(problems)) }
+        if problems.is_empty() { Ok(PlaybookSet { playbooks, engines }) } else { Err(Problems(problems)) }
+    }
+
+    /// The engine-flag table the playbooks were checked against.
+    pub fn engines(&self) -> &crate::engine::EngineTable {
+        &self.engines
     }
 
     /// The playbooks, in load order.
@@ -669,8 +710,28 @@ fn compile_condition(
             msgs.push("`value` needs a comparison (eq, ne, lt, le, gt, ge)".into());
         }
         let mut cmps = Vec::new();
+        let versioned = v.as_ref().is_some_and(|l| expr::static_type(l, &ptype) == Some(ParamType::Version));
         for (op, e) in ops {
-            if let Some(rhs) = expr::compile(e, known, &mut msgs) {
+            let rhs = if versioned {
+                match e {
+                    ExprSpec::Text(t) if !t.contains('.') || !is_reference(t) => match crate::engine::Version::parse(t)
+                    {
+                        Some(ver) => Some(Expr::Const(Val::Str(ver.to_string()), ParamType::Version)),
+                        None => {
+                            msgs.push(format!("`{t}` is not a version (write a release like \"0.14.0\")"));
+                            None
+                        }
+                    },
+                    ExprSpec::Num(n) => {
+                        msgs.push(format!("write the version {n} in quotes (\"0.20.0\", not 0.20)"));
+                        None
+                    }
+                    other => expr::compile(other, known, &mut msgs),
+                }
+            } else {
+                expr::compile(e, known, &mut msgs)
+            };
+            if let Some(rhs) = rhs {
                 if let Some(lhs) = &v {
                     let (a, b) = (expr::static_type(lhs, &ptype), expr::static_type(&rhs, &ptype));
                     let boolish = |t: Option<ParamType>| t == Some(ParamType::Bool);
@@ -693,6 +754,96 @@ fn compile_condition(
         v.map(|v| Condition::Compare(v, cmps))
     };
     if msgs.is_empty() { cond.ok_or_else(Vec::new) } else { Err(msgs) }
+}
+
+/// Whether a text operand is a dotted reference (`fact.engine_version`)
+/// rather than a constant (`0.14.0`).
+fn is_reference(t: &str) -> bool {
+    t.split_once('.').is_some_and(|(ns, _)| expr::NAMESPACES.contains(&ns))
+}
+
+/// Every flag a playbook writes (`set-arg`, `remove-arg` with a literal
+/// flag) or reads (`effective.`) must be in the table of each engine it is
+/// for; a playbook that sets flags must name its servers.
+fn check_engine_flags(
+    file: &Path,
+    spec: &PlaybookSpec,
+    pb: &Playbook,
+    engines: &crate::engine::EngineTable,
+    problems: &mut Vec<Problem>,
+) {
+    let tables: Vec<&crate::engine::Engine> = pb.servers.iter().filter_map(|s| engines.engine(s)).collect();
+    let mut check = |flag: &str, loc: &Location, what: &str| {
+        if pb.servers.is_empty() {
+            problems.push(
+                Problem::at(file, loc, format!("playbook `{}`: {what} `{flag}` but names no servers", pb.id))
+                    .hint("say which engines' flag it is with `match.servers`"),
+            );
+            return;
+        }
+        for t in &tables {
+            if t.flag(flag).is_none() {
+                let p = Problem::at(
+                    file,
+                    loc,
+                    format!("playbook `{}`: {what} `{flag}`, which the {} table does not know", pb.id, t.title),
+                );
+                problems.push(match crate::util::closest(flag, t.flags.iter().map(|f| f.flag.as_str())) {
+                    Some(c) => p.hint(format!("did you mean `{c}`?")),
+                    None => p.hint(format!("add it to {} with the releases that accept it", t.file.display())),
+                });
+            }
+        }
+    };
+    for s in &spec.steps.value {
+        let kind = s.action.value.get("type").and_then(|t| t.value.as_str());
+        if !matches!(kind, Some("set-arg" | "remove-arg")) {
+            continue;
+        }
+        if let Some(f) = s.action.value.get("flag")
+            && let Some(flag) = f.value.as_str()
+            && !flag.contains("${")
+        {
+            check(flag, &f.referenced, "a step writes");
+        }
+    }
+    let mut in_when = Vec::new();
+    for c in &pb.when {
+        match c {
+            Condition::Has(e) | Condition::Missing(e) => sources(e, &mut in_when),
+            Condition::Compare(l, cmps) => {
+                sources(l, &mut in_when);
+                cmps.iter().for_each(|(_, r)| sources(r, &mut in_when));
+            }
+        }
+    }
+    for r in in_when {
+        if let Source::Effective(flag, _) = r {
+            check(flag, &spec.id.referenced, "a condition reads");
+        }
+    }
+    for p in &pb.params {
+        let mut refs: Vec<&Source> = p.from.iter().collect();
+        let mut found = Vec::new();
+        for e in [&p.compute, &p.default, &p.min, &p.max].into_iter().flatten() {
+            sources(e, &mut found);
+        }
+        refs.extend(found);
+        for r in refs {
+            if let Source::Effective(flag, _) = r {
+                let loc = spec.params.get(&p.name).map_or(Location::UNKNOWN, |x| x.referenced);
+                check(flag, &loc, &format!("parameter `{}` reads", p.name));
+            }
+        }
+    }
+}
+
+fn sources<'a>(e: &'a Expr, out: &mut Vec<&'a Source>) {
+    match e {
+        Expr::Source(s) => out.push(s),
+        Expr::Op(_, args) => args.iter().for_each(|a| sources(a, out)),
+        _ => {}
+    }
 }
 
 /// `${name}` references in a template string.
@@ -957,8 +1108,24 @@ fn compile_steps(
                 needs.push(dep.clone());
             }
         }
+        let moves = match &s.moves {
+            None => None,
+            Some(m) => {
+                if kind != ActionKind::SetArg {
+                    problems.push(step_at(&m.referenced, format!("`moves` is for `set-arg` steps, not `{kind}`")));
+                }
+                choice(
+                    m,
+                    &[("raise", Moves::Raise), ("lower", Moves::Lower)],
+                    &format!("playbook `{pb}`: step `{sid}`: moves"),
+                    file,
+                    problems,
+                )
+            }
+        };
         if let (Some(on_failure), Some(risk)) = (on_failure, risk) {
             out.push(Step {
+                moves,
                 id: sid,
                 description: s.description.clone(),
                 kind,

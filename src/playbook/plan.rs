@@ -14,7 +14,11 @@
 //! 4. a parameter has no value (no capture, no default) or cannot be read;
 //! 5. a `when` condition does not hold;
 //! 6. an action cannot be applied to the workload (no such container, no
-//!    probe to lengthen, a shell script with no known launcher);
+//!    probe to lengthen, a shell script with no known launcher), or a
+//!    `set-arg` step fails the engine guards: the running engine release
+//!    (every release in the engine table, when the version is unknown)
+//!    must accept the flag and the value, and a `moves: raise|lower` step
+//!    must move the flag's effective value that way (see [`crate::engine`]);
 //! 7. with a workload at hand, every change it would make is already in
 //!    place ("nothing to change"), so that a limit already at its cap, or a
 //!    context already at the KV capacity, falls through to the next
@@ -56,6 +60,9 @@ pub struct Policy {
     pub max_shm_size: String,
     /// Upper bound for a startup probe's total budget, in seconds.
     pub max_startup_seconds: i64,
+    /// On a vLLM KV-cache OOM, propose `--max-model-len auto` (vLLM picks the
+    /// largest context that fits, from 0.14.0) instead of the computed number.
+    pub max_model_len_auto: bool,
 }
 
 impl Default for Policy {
@@ -68,6 +75,7 @@ impl Default for Policy {
             max_attempts_per_day: 5,
             max_shm_size: "16Gi".into(),
             max_startup_seconds: 3600,
+            max_model_len_auto: false,
         }
     }
 }
@@ -156,6 +164,12 @@ pub struct PlanContext {
     pub server: Option<String>,
     /// What corroborates a node-level fix.
     pub node_fault: NodeFault,
+    /// The engine as identified from the log head and the image: its
+    /// version and the settings it printed. Absent: identified from the
+    /// target container's image alone.
+    pub engine: Option<crate::engine::EngineInfo>,
+    /// The serving metrics before the crash (`metric.*` references).
+    pub metrics: Option<crate::signals::MetricsSummary>,
 }
 
 impl Default for PlanContext {
@@ -173,6 +187,8 @@ impl Default for PlanContext {
             peak_memory_bytes: None,
             server: None,
             node_fault: NodeFault::default(),
+            engine: None,
+            metrics: None,
         }
     }
 }
@@ -186,6 +202,7 @@ impl PlanContext {
         PlanContext {
             container: ev.container.clone(),
             node_labels: ev.node_labels.clone(),
+            metrics: ev.metrics.summary().cloned(),
             now,
             node_fault: NodeFault {
                 pod_holds_gpu: ev.container.as_ref().is_some_and(crate::evidence::holds_gpu),
@@ -240,6 +257,9 @@ pub struct Target {
     /// The serving engine (`vllm`, `tgi`, `sglang`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// Its version, when known (the plan's flags and values are checked against it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
 }
 
 /// One rendered step.
@@ -371,7 +391,8 @@ pub fn detect_server(image: &str, command_line: &str) -> &'static str {
     }
 }
 
-fn command_line(c: &Value) -> String {
+/// A container's `command` and `args` joined by blanks.
+pub fn command_line(c: &Value) -> String {
     ["command", "args"]
         .iter()
         .filter_map(|k| c.get(*k).and_then(Value::as_array))
@@ -393,6 +414,14 @@ struct Scope<'a> {
     ctx: &'a PlanContext,
     server: Option<&'a str>,
     params: HashMap<String, Val>,
+    /// The engine as it ran, when its table is known.
+    setup: Option<crate::engine::Setup<'a>>,
+    /// The engine's identity (name, version, where the version came from).
+    engine: &'a crate::engine::EngineInfo,
+    /// The GPU.
+    gpu: &'a crate::engine::Gpu,
+    /// Effective values read while rendering, for the plan's notes.
+    used: &'a std::cell::RefCell<Vec<String>>,
 }
 
 impl Scope<'_> {
@@ -419,10 +448,29 @@ impl Lookup for Scope<'_> {
         self.params.get(name).cloned()
     }
 
+    fn flag_removed(&self, flag: &str) -> Option<bool> {
+        self.setup?.removed(flag)
+    }
+
     fn source(&self, s: &Source) -> Option<Val> {
         let p = &self.ctx.policy;
         match s {
             Source::Capture(n) => self.d.captures.get(n).map(|v| Val::Str(v.clone())),
+            Source::Effective(flag, bound) => {
+                let setup = self.setup?;
+                let eff = setup.effective(flag);
+                let v = eff.pick(*bound)?;
+                let note = format!("`{flag}` on {}: {}", setup.who(), eff.describe());
+                let mut used = self.used.borrow_mut();
+                if !used.contains(&note) {
+                    used.push(note);
+                }
+                Some(match v {
+                    crate::engine::table::Value::Num(n) => Val::Num(n),
+                    crate::engine::table::Value::Bool(b) => Val::Bool(b),
+                    crate::engine::table::Value::Text(t) => Val::Str(t),
+                })
+            }
             Source::Arg(flag) => {
                 let alias = (self.server == Some("tgi")).then(|| tgi_env(flag));
                 args::get_flag(self.container?, flag, alias.as_deref()).map(Val::Str)
@@ -453,6 +501,11 @@ impl Lookup for Scope<'_> {
                         .or_else(|| self.container?.get("image")?.as_str().map(str::to_owned))
                         .map(Val::Str),
                     "peak_memory" => self.ctx.peak_memory_bytes.map(|b| Val::Num(b as f64)),
+                    "engine" => Some(Val::Str(self.engine.name.clone())),
+                    "engine_version" => self.engine.version.as_ref().map(|v| Val::Str(v.to_string())),
+                    "engine_version_source" => self.engine.version_source.map(|s| Val::Str(s.as_str().to_owned())),
+                    "gpu_product" => self.gpu.product.clone().map(Val::Str),
+                    "gpu_memory" => self.gpu.memory_gib.map(|g| Val::Num(g * 1024.0 * 1024.0 * 1024.0)),
                     "summary" => Some(Val::Str(self.d.summary.clone())),
                     "subclass" => Some(Val::Str(self.d.subclass.clone())).filter(|_| !self.d.subclass.is_empty()),
                     "evidence" => Some(Val::Str(
@@ -468,6 +521,12 @@ impl Lookup for Scope<'_> {
                     _ => None,
                 }
             }
+            Source::Metric(signal, stat) => self
+                .ctx
+                .metrics
+                .as_ref()
+                .and_then(|m| m.stat(crate::signals::Signal::from_id(signal)?, stat))
+                .map(Val::Num),
             Source::NodeAllocatable(r) => {
                 self.ctx.node_allocatable.get(r).and_then(|s| expr::parse_number(s)).map(Val::Num)
             }
@@ -487,6 +546,7 @@ impl Lookup for Scope<'_> {
                 "max_attempts_per_day" => Some(Val::Num(p.max_attempts_per_day as f64)),
                 "max_shm_size" => quantity::parse(&p.max_shm_size).ok().map(Val::Num),
                 "max_startup_seconds" => Some(Val::Num(p.max_startup_seconds as f64)),
+                "max_model_len_auto" => Some(Val::Bool(p.max_model_len_auto)),
                 _ => None,
             },
             Source::Workload(f) => {
@@ -496,6 +556,8 @@ impl Lookup for Scope<'_> {
                         Some(Val::Num(w.object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) as f64))
                     }
                     "kind" => Some(Val::Str(w.kind.as_str().to_owned())),
+                    // A controller recreates its pods (not so a bare Pod).
+                    "managed" => Some(Val::Bool(w.kind.as_str() != "Pod")),
                     "container" => self.container?.get("name")?.as_str().map(|s| Val::Str(s.to_owned())),
                     "shm_size" => {
                         let c = self.container?;
@@ -542,6 +604,16 @@ fn finish(ty: ParamType, v: Val) -> Result<Val, String> {
             Val::Num(n) => Val::Str(format_num(n)),
             Val::Bool(b) => Val::Str(b.to_string()),
         },
+        ParamType::Version => {
+            let text = match &v {
+                Val::Str(s) => s.clone(),
+                Val::Num(n) => format_num(*n),
+                Val::Bool(_) => return Err(format!("{v:?} is not a version")),
+            };
+            Val::Str(
+                crate::engine::Version::parse(&text).ok_or_else(|| format!("{text:?} is not a version"))?.to_string(),
+            )
+        }
         ParamType::Bool => match v {
             Val::Bool(b) => Val::Bool(b),
             Val::Str(s) if s == "true" || s == "false" => Val::Bool(s == "true"),
@@ -597,6 +669,24 @@ fn compare(a: &Val, op: Cmp, b: &Val) -> bool {
     }
 }
 
+/// Compares two values as releases (`0.9.2 < 0.14.0`); false when either is not a version.
+fn compare_versions(a: &Val, op: Cmp, b: &Val) -> bool {
+    let v = |x: &Val| match x {
+        Val::Str(s) => crate::engine::Version::parse(s),
+        Val::Num(n) => crate::engine::Version::parse(&format_num(*n)),
+        Val::Bool(_) => None,
+    };
+    let (Some(x), Some(y)) = (v(a), v(b)) else { return false };
+    match op {
+        Cmp::Eq => x == y,
+        Cmp::Ne => x != y,
+        Cmp::Lt => x < y,
+        Cmp::Le => x <= y,
+        Cmp::Gt => x > y,
+        Cmp::Ge => x >= y,
+    }
+}
+
 fn cmp_name(c: Cmp) -> &'static str {
     match c {
         Cmp::Eq => "eq",
@@ -640,13 +730,33 @@ impl PlaybookSet {
         let container_name = container
             .and_then(|c| c.get("name").and_then(Value::as_str).map(str::to_owned))
             .or_else(|| context.container.as_ref().map(|f| f.name.clone()));
-        let server: Option<String> = context.server.clone().or_else(|| match container {
-            Some(c) => Some(
-                detect_server(c.get("image").and_then(Value::as_str).unwrap_or_default(), &command_line(c)).to_owned(),
-            ),
-            None => {
-                context.container.as_ref().and_then(|f| f.image.as_deref()).map(|i| detect_server(i, "").to_owned())
+        let image = container
+            .and_then(|c| c.get("image").and_then(Value::as_str))
+            .or_else(|| context.container.as_ref().and_then(|f| f.image.as_deref()));
+        let from_log = context.engine.as_ref().map(|e| e.name.as_str()).filter(|n| *n != "other");
+        let server: Option<String> = context.server.clone().or_else(|| {
+            let detected = match container {
+                Some(c) => Some(detect_server(image.unwrap_or_default(), &command_line(c))),
+                None => image.map(|i| detect_server(i, "")),
+            };
+            match (detected, from_log) {
+                (None | Some("other"), Some(l)) => Some(l.to_owned()),
+                (d, _) => d.map(str::to_owned),
             }
+        });
+        let engine = engine_for(server.as_deref(), context.engine.as_ref(), image);
+        let mut limits = context.container.as_ref().map(|f| f.limits.clone()).unwrap_or_default();
+        if let Some(m) = container.and_then(|c| c.pointer("/resources/limits")).and_then(Value::as_object) {
+            limits.extend(m.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))));
+        }
+        let gpu = crate::engine::Gpu::from_labels(&context.node_labels, Some(&limits));
+        let table = server.as_deref().and_then(|s| self.engines().engine(s));
+        let setup = table.map(|t| crate::engine::Setup {
+            engine: t,
+            version: engine.version.as_ref(),
+            printed: &engine.settings,
+            container,
+            gpu: &gpu,
         });
         let target = Target {
             kind: workload.map(|w| w.kind),
@@ -654,10 +764,12 @@ impl PlaybookSet {
             name: workload.map(|w| w.name.clone()),
             container: container_name.clone(),
             server: server.clone(),
+            server_version: engine.version.as_ref().map(ToString::to_string),
         };
 
         let mut considered = Vec::new();
         for pb in candidates {
+            let used = std::cell::RefCell::new(Vec::new());
             let scope = Scope {
                 d: diagnosis,
                 w: workload,
@@ -665,9 +777,18 @@ impl PlaybookSet {
                 ctx: context,
                 server: server.as_deref(),
                 params: HashMap::new(),
+                setup,
+                engine: &engine,
+                gpu: &gpu,
+                used: &used,
             };
             match render(pb, scope, workload, container_name.as_deref(), context) {
-                Ok(r) => {
+                Ok(mut r) => {
+                    if let Some(setup) = setup
+                        && setup.version.is_none()
+                    {
+                        r.notes.push(unknown_version_note(&setup));
+                    }
                     return Some(Plan {
                         playbook: pb.id.clone(),
                         title: pb.title.clone(),
@@ -686,11 +807,50 @@ impl PlaybookSet {
                 }
                 // Playbooks for another server or subclass are not worth listing.
                 Err(Pass::NotForThis) => {}
-                Err(Pass::Skipped(reason)) => considered.push(Skipped { playbook: pb.id.clone(), reason }),
+                Err(Pass::Skipped(mut reason)) => {
+                    // Say which effective values the decision rested on.
+                    let used = used.into_inner();
+                    if !used.is_empty() {
+                        reason.push_str(&format!(" (effective {})", used.join("; ")));
+                    }
+                    considered.push(Skipped { playbook: pb.id.clone(), reason })
+                }
             }
         }
         None
     }
+}
+
+/// Said in every plan for an engine with a table whose version is unknown.
+fn unknown_version_note(setup: &crate::engine::Setup<'_>) -> String {
+    let t = &setup.engine.title;
+    format!(
+        "the {t} version is unknown (no banner in the log head, no release in the image tag): only flags and values \
+         that every {t} release in the table ({}) accepts were considered",
+        setup.engine.span()
+    )
+}
+
+/// The engine as identified (the context's, completed from the image),
+/// under the name the plan uses.
+fn engine_for(
+    server: Option<&str>,
+    known: Option<&crate::engine::EngineInfo>,
+    image: Option<&str>,
+) -> crate::engine::EngineInfo {
+    use crate::engine::{EngineInfo, VersionSource, version_from_image};
+    let name = server.unwrap_or("other");
+    let mut e = match known {
+        Some(k) if k.name == name => k.clone(),
+        _ => EngineInfo::named(name),
+    };
+    if e.version.is_none()
+        && let Some(v) = image.and_then(|i| version_from_image(name, i))
+    {
+        e.version = Some(v);
+        e.version_source = Some(VersionSource::Image);
+    }
+    e
 }
 
 /// Why a playbook was not rendered.
@@ -806,7 +966,15 @@ fn render_matching(
             if p.compute.is_some() {
                 wanted.push("its `compute` inputs".into());
             }
-            return Err(format!("parameter `{}` has no value (from {})", p.name, wanted.join(", ")));
+            let mut why = String::new();
+            if let Some(setup) = scope.setup {
+                for s in &p.from {
+                    if let Source::Effective(flag, _) = s {
+                        why.push_str(&format!("; `{flag}` on {} is {}", setup.who(), setup.effective(flag).describe()));
+                    }
+                }
+            }
+            return Err(format!("parameter `{}` has no value (from {}){why}", p.name, wanted.join(", ")));
         };
         let mut v = finish(p.ty, v).map_err(err)?;
         if let Val::Num(n) = v {
@@ -841,9 +1009,15 @@ fn render_matching(
                     return Err(format!("condition on {}: it has no value", expr::show(l)));
                 };
                 let mut ok = true;
+                let is_version = |e: &super::expr::Expr| {
+                    expr::static_type(e, &|p| types.get(p).copied()) == Some(ParamType::Version)
+                };
                 for (op, r) in cmps {
                     let rv = expr::eval(r, &scope)?;
-                    if !rv.as_ref().is_some_and(|rv| compare(&lv, *op, rv)) {
+                    let versioned = is_version(l) || is_version(r);
+                    if !rv.as_ref().is_some_and(|rv| {
+                        if versioned { compare_versions(&lv, *op, rv) } else { compare(&lv, *op, rv) }
+                    }) {
                         let shown = |v: &Val| match v {
                             Val::Num(n) => format_num(*n),
                             Val::Str(s) => format!("{s:?}"),
@@ -912,6 +1086,7 @@ fn render_matching(
             obj.insert("template".into(), r.template.clone());
         }
         let action: Action = serde_json::from_value(Value::Object(obj)).map_err(|e| format!("step `{}`: {e}", s.id))?;
+        guard_step(s, &action, &scope, &mut notes).map_err(|e| format!("step `{}`: {e}", s.id))?;
         let mut step = PlannedStep {
             id: s.id.clone(),
             description: s.description.clone().unwrap_or_else(|| action.describe()),
@@ -972,6 +1147,7 @@ fn render_matching(
     {
         return Err(format!("nothing to change: {} already has these settings", w.reference()));
     }
+    notes.extend(scope.used.borrow().iter().map(|u| format!("effective {u}")));
     if workload.is_none() && pb.steps.iter().any(|s| s.kind.needs_template()) {
         notes.push(
             "no workload given: pass the Deployment or StatefulSet (`--workload`) to get the concrete patch".into(),
@@ -982,6 +1158,46 @@ fn render_matching(
         _ => None,
     };
     Ok(Rendering { parameters, steps, diff, notes })
+}
+
+/// The engine guards of a step: a `set-arg` writes only a flag and value
+/// the running version accepts (every release in the table, when the
+/// version is unknown), and a `moves:` step moves the effective value that
+/// way. Engines without a table are not checked, except that a `moves:`
+/// step needs one.
+fn guard_step(s: &super::Step, action: &Action, scope: &Scope<'_>, notes: &mut Vec<String>) -> Result<(), String> {
+    if let Action::RemoveArg { flag, .. } = action
+        && let Some(setup) = scope.setup
+        && let Some(f) = setup.engine.flag(flag)
+    {
+        let gone = f.range.until.as_ref().map(|u| format!("removed in {} {u}", setup.engine.title));
+        notes.push(format!(
+            "`{}` {} ({}){}",
+            f.flag,
+            gone.unwrap_or_else(|| "is in the table".into()),
+            f.source,
+            f.replacement.as_ref().map(|r| format!("; its replacement: {r}")).unwrap_or_default()
+        ));
+        return Ok(());
+    }
+    let Action::SetArg { flag, value, .. } = action else { return Ok(()) };
+    let Some(setup) = scope.setup else {
+        return match s.moves {
+            Some(_) => Err(format!(
+                "podmedic has no flag table for {} to tell which way `{flag} {value}` moves it",
+                scope.server.unwrap_or("this server")
+            )),
+            None => Ok(()),
+        };
+    };
+    if let Some(note) = setup.check_write(flag, value)? {
+        notes.push(note);
+    }
+    if let Some(m) = s.moves {
+        let new = expr::parse_number(value).ok_or_else(|| format!("`{flag} {value}` is not a number to compare"))?;
+        setup.check_move(flag, new, m == super::Moves::Raise)?;
+    }
+    Ok(())
 }
 
 fn fill(field: &str, container: Option<&str>, ctx: &PlanContext, scope: &Scope<'_>) -> Option<Value> {

@@ -173,6 +173,10 @@ pub enum OpSpec {
     /// Driver major of the next CUDA release after the given one (a node
     /// whose driver supports only `found` needs at least this).
     DriverAboveCuda(ExprSpec),
+    /// Whether the running engine version no longer accepts the flag
+    /// (`--swap-space`, or `--swap-space=4`): true when the engine table
+    /// says it was removed at or before the running version.
+    FlagRemoved(ExprSpec),
 }
 
 /// One step as written.
@@ -198,6 +202,11 @@ pub struct StepSpec {
     /// Why it is safe that this mutation cannot be reverted.
     #[serde(default)]
     pub irreversible: Option<String>,
+    /// `raise` or `lower`: the direction a `set-arg` step moves its flag
+    /// from the effective value; checked for the running engine version
+    /// before the step is proposed.
+    #[serde(default)]
+    pub moves: Option<Spanned<String>>,
 }
 
 /// How to verify a playbook's fix.

@@ -494,6 +494,10 @@ impl SignatureSet {
         self.scan_with(&buf, &mut scratch, |m| {
             counted_lines += memchr::memchr_iter(b'\n', &buf[counted_pos..m.line_start]).count();
             counted_pos = m.line_start;
+            // Users' prompts and outputs echoed by request logging are not evidence.
+            if crate::trust::is_request_echo(m.text) {
+                return;
+            }
             hits.push(Hit {
                 signature: m.signature,
                 line_no: tail.first_line_no + counted_lines,
@@ -503,8 +507,14 @@ impl SignatureSet {
         });
         if hits.iter().any(|h| !self.sigs[h.signature].unless.is_empty()) {
             // Context that makes a line a consequence (`unless:`), looked for
-            // only when such a signature hit.
-            let lower = buf.to_ascii_lowercase();
+            // only when such a signature hit (echoed requests left out).
+            let mut lower = Vec::with_capacity(buf.len());
+            for line in buf.split(|&b| b == b'\n') {
+                if !crate::trust::is_request_echo(&String::from_utf8_lossy(line)) {
+                    lower.extend(line.iter().map(u8::to_ascii_lowercase));
+                    lower.push(b'\n');
+                }
+            }
             let present = |f: &str| memchr::memmem::find(&lower, f.as_bytes()).is_some();
             hits.retain(|h| !self.sigs[h.signature].unless.iter().any(|f| present(f)));
         }

@@ -31,6 +31,23 @@ KWOK_PORT="${PODMEDIC_KWOK_PORT:-10247}"
 
 KUBECONFIG_FILE="$RUN/kubeconfig"
 
+# Test services (tests/cluster/services): Prometheus on loopback, scraping a
+# llama.cpp server that serves SmolLM2-135M with its metrics on.
+PROMETHEUS_BIN="$CACHE_ROOT/prometheus-$PROMETHEUS_VERSION/bin"
+LLAMA_VENV="${PODMEDIC_LLAMA_VENV:-$CACHE_ROOT/llama-venv}"
+MODELS_DIR="$CACHE_ROOT/models"
+LLM_MODEL_FILE="$MODELS_DIR/SmolLM2-135M-Instruct.Q4_1.gguf"
+PROMETHEUS_PORT="${PODMEDIC_PROMETHEUS_PORT:-19090}"
+LLM_PORT="${PODMEDIC_LLM_PORT:-18080}"
+PROMETHEUS_DATA="$RUN/prometheus/data"
+# The kwok pod whose labels (namespace, pod, container) Prometheus gives
+# the llama.cpp series, as a ServiceMonitor would for a real pod.
+LLM_NAMESPACE=podmedic-llm
+LLM_POD=smollm-0
+LLM_CONTAINER=llama-server
+# Services in start order; `services down` stops them in reverse.
+SERVICES=(llama-server prometheus)
+
 # Components in start order; `down` stops them in reverse.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 

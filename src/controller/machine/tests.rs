@@ -86,6 +86,7 @@ fn proposal(plan: crate::playbook::Plan, obj: &Value, dry_run: bool) -> Recovery
             summary: "s".into(),
             evidence: vec![],
             captures: BTreeMap::new(),
+            metrics: None,
         },
         content_hash: "h".into(),
         expires_at: Time(t0() + SignedDuration::from_mins(30)),
@@ -282,7 +283,13 @@ impl World {
             now: t0(),
             dry_run: false,
             workload: workload(),
-            node: NodeObs { name: "gpu-1".into(), unschedulable: false, cordoned_by: None },
+            node: NodeObs {
+                name: "gpu-1".into(),
+                unschedulable: false,
+                cordoned_by: None,
+                resource_version: "7".into(),
+                has_annotations: true,
+            },
             pod_uid: Some("pod-uid".into()),
             health: Health::Pending("rolling out".into()),
             proposal,
@@ -355,7 +362,11 @@ impl World {
                 }
                 Err(err) => Outcome::Refused(err.to_string()),
             },
-            Effect::Cordon { by, .. } => {
+            Effect::Cordon { by, resource_version, .. } => {
+                if *resource_version != self.node.resource_version {
+                    return Outcome::Refused("test failed: resourceVersion".into());
+                }
+                self.node.resource_version.push('+');
                 self.node.unschedulable = true;
                 self.node.cordoned_by = Some(by.clone());
                 *self.applied.entry(st.steps[e.step].id.clone()).or_default() += 1;
@@ -367,6 +378,7 @@ impl World {
                     "uncordoned a foreign cordon"
                 );
                 if self.node.cordoned_by.as_deref() == Some(by.as_str()) && self.node.unschedulable {
+                    self.node.resource_version.push('+');
                     self.node.unschedulable = false;
                     self.node.cordoned_by = None;
                     Outcome::Done { object: None }
@@ -415,11 +427,8 @@ impl World {
                 if kill {
                     return true;
                 }
-                match record(seen, &plan, outcome, self.now) {
-                    Next::Write { status, .. } => {
-                        self.write(seen, *status);
-                    }
-                    _ => {}
+                if let Next::Write { status, .. } = record(seen, &plan, outcome, self.now) {
+                    self.write(seen, *status);
                 }
                 true
             }
@@ -443,6 +452,8 @@ enum Ev {
     },
     /// A second replica reconciles with the view it read earlier.
     StaleReplica,
+    /// Two replicas read the same view, then both act, then both write.
+    Race,
     Approve,
     Reject,
     DryRun(bool),
@@ -461,6 +472,7 @@ fn ev() -> impl Strategy<Value = Ev> {
     prop_oneof![
         8 => any::<bool>().prop_map(|k| Ev::Reconcile { kill: k }),
         2 => Just(Ev::StaleReplica),
+        2 => Just(Ev::Race),
         2 => Just(Ev::Approve),
         1 => Just(Ev::Reject),
         1 => any::<bool>().prop_map(Ev::DryRun),
@@ -486,6 +498,31 @@ fn run(initial: RecoveryProposal, events: &[Ev]) -> World {
             Ev::StaleReplica => {
                 let p = stale.clone();
                 w.reconcile(&p, false);
+            }
+            Ev::Race => {
+                if w.gone {
+                    continue;
+                }
+                let view = w.proposal.clone();
+                let o = w.observe(&view);
+                let settings = w.settings();
+                let (a, b) = (next(&view, &o, &settings), next(&view, &o, &settings));
+                let mut writes = Vec::new();
+                for n in [a, b] {
+                    match n {
+                        Next::Write { status, .. } => writes.push(*status),
+                        Next::Effect(plan) => {
+                            let outcome = w.perform(&plan);
+                            if let Next::Write { status, .. } = record(&view, &plan, outcome, w.now) {
+                                writes.push(*status);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                for s in writes {
+                    w.write(&view, s);
+                }
             }
             Ev::Approve | Ev::Reject => {
                 let mut a = w.proposal.metadata.annotations.clone().unwrap_or_default();
@@ -524,6 +561,7 @@ fn run(initial: RecoveryProposal, events: &[Ev]) -> World {
             }
             Ev::CordonByHand => {
                 if !w.node.unschedulable {
+                    w.node.resource_version.push('+');
                     w.node.unschedulable = true;
                     w.foreign_cordon = true;
                 }
