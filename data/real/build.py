@@ -495,6 +495,39 @@ def split_of(group_key, salt_no):
     return "test"
 
 
+def pinned_splits(recs, gk):
+    """The split each thread group already has in the committed outputs.
+
+    A group's key is its smallest source, so a new record that ties two
+    groups together (or brings a smaller source) would change the key and
+    could move threads that signatures, training or tuning have already
+    seen into another split. Threads therefore keep the split the committed
+    files give them; only groups with no committed thread are placed by the
+    hash. A new record that ties threads of two different splits together
+    stops the build: a person decides (a `review.jsonl` drop, usually).
+    """
+    pinned = {}
+    for name in ("train", "dev", "test", "stalled", "excluded"):
+        path = os.path.join(HERE, f"{name}.jsonl")
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                r = json.loads(line)
+                pinned.setdefault(r["source"], r["split"])
+    by_group = defaultdict(set)
+    for r in recs:
+        if r["source"] in pinned:
+            by_group[gk[id(r)]].add((r["source"], pinned[r["source"]]))
+    out = {}
+    for group, got in by_group.items():
+        splits = {s for _, s in got}
+        if len(splits) > 1:
+            raise SystemExit(f"build.py: group {group} now ties threads of several splits: {sorted(got)}")
+        out[group] = splits.pop()
+    return out
+
+
 def record_id(r):
     return "real-" + sha(r["source"] + "\n" + r["_sha"], 10)
 
@@ -510,10 +543,11 @@ def build():
     # Every record, excluded or not, joins the grouping, so an excluded copy
     # of a log still ties its threads together.
     gk = groups(recs)
+    group_split = pinned_splits(recs, gk)
     out = {"train": [], "dev": [], "test": [], "stalled": [], "excluded": []}
     for r in recs:
         group = gk[id(r)]
-        split = split_of(group, SALT_CHOSEN)
+        split = group_split.get(group) or split_of(group, SALT_CHOSEN)
         rec = {
             "id": record_id(r),
             "class": r["class"],
