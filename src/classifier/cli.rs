@@ -295,10 +295,10 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
         let ans = answers(&examples, &signatures, Some(&probs), &cfg);
         let res = results(&examples, &ans);
         let ece = expected_calibration_error(&examples, &probs, 10);
-        if k == 0 {
-            if let Some(path) = &args.dump {
-                dump(path, &examples, &probs, &ans, &signatures, &cfg)?;
-            }
+        if k == 0
+            && let Some(path) = &args.dump
+        {
+            dump(path, &examples, &probs, &ans, &signatures, &cfg)?;
         }
         let groups: Vec<(GroupBy, Vec<_>)> =
             args.by.iter().map(|g| (*g, by_group(&examples, &ans, |e| g.groups(e)))).collect();
