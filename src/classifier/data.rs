@@ -40,9 +40,50 @@ pub struct Example {
     pub key: Vec<String>,
     /// The raw log text.
     pub text: String,
+    /// The public thread it was copied from (`owner/repo#N` or a URL);
+    /// empty for generated windows.
+    #[serde(default)]
+    pub source: String,
+    /// Server family, the leave-one-server-out unit (`data/real/build.py`).
+    #[serde(default)]
+    pub family: String,
+    /// Format and content tags (`timestamps`, `cjk`, `healthy`, ...).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// How sure the label is, 0.6..=1 (1 for generated windows).
+    #[serde(default = "one")]
+    pub label_confidence: f64,
+    /// The corpus label when it is not a podmedic class the log alone can
+    /// show (`engine-stalled`: `class` is then `unknown`, the expected
+    /// answer from the log).
+    #[serde(default)]
+    pub corpus_class: String,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Example {
+    /// An example with only an id, a label and a text.
+    pub fn new(id: impl Into<String>, class: FailureClass, text: impl Into<String>) -> Self {
+        Example {
+            id: id.into(),
+            class,
+            seed: String::new(),
+            server: String::new(),
+            origin: String::new(),
+            augment: Vec::new(),
+            key: Vec::new(),
+            text: text.into(),
+            source: String::new(),
+            family: String::new(),
+            tags: Vec::new(),
+            label_confidence: 1.0,
+            corpus_class: String::new(),
+        }
+    }
+
     /// The evidence `diagnose` sees for this window (log only).
     pub fn evidence(&self) -> Evidence {
         Evidence { log: LogTail::from_text(&self.text, TAIL_LINES), ..Default::default() }
@@ -108,16 +149,10 @@ pub fn read_log_dir(dir: &Path) -> Result<Vec<Example>, ClassifierError> {
                 continue;
             }
             let bytes = std::fs::read(&file).map_err(|source| ClassifierError::Read { path: file.clone(), source })?;
-            out.push(Example {
-                id: file.strip_prefix(dir).unwrap_or(&file).display().to_string(),
-                class,
-                seed: String::new(),
-                server: String::new(),
-                origin: file.display().to_string(),
-                augment: Vec::new(),
-                key: Vec::new(),
-                text: String::from_utf8_lossy(&bytes).into_owned(),
-            });
+            let id = file.strip_prefix(dir).unwrap_or(&file).display().to_string();
+            let mut ex = Example::new(id, class, String::from_utf8_lossy(&bytes).into_owned());
+            ex.origin = file.display().to_string();
+            out.push(ex);
         }
     }
     Ok(out)

@@ -97,27 +97,60 @@ impl EngineResult {
     }
 }
 
-/// A classifier whose answers were computed beforehand, so that fusion
-/// thresholds can be swept without running the model again.
-#[derive(Debug)]
-pub struct Cached(pub [f32; N]);
+/// A classifier whose answers for one window were computed beforehand, so
+/// that fusion thresholds can be swept without running the model again.
+#[derive(Debug, Clone, Copy)]
+pub struct Cached {
+    /// Its probabilities.
+    pub probs: [f32; N],
+    /// The window line the model reads as most telling for its top class.
+    pub telling: Option<usize>,
+}
 
-impl Classifier for Cached {
-    fn predict(&self, _lines: &[&str]) -> [f32; N] {
-        self.0
+impl Cached {
+    /// The top class.
+    pub fn top(&self) -> FailureClass {
+        let (i, _) =
+            self.probs.iter().enumerate().fold((N - 1, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+        FailureClass::ALL[i]
     }
 }
 
-/// The model's probabilities for each example.
-pub fn model_probs(model: &ModelClassifier, examples: &[Example]) -> Vec<[f32; N]> {
+impl Classifier for Cached {
+    fn predict(&self, _lines: &[&str]) -> [f32; N] {
+        self.probs
+    }
+
+    fn telling_line(&self, _lines: &[&str], class: FailureClass) -> Option<usize> {
+        self.telling.filter(|_| class == self.top())
+    }
+}
+
+/// The model's answers (probabilities and the telling line of its top
+/// class) for each example.
+pub fn model_answers(model: &ModelClassifier, examples: &[Example]) -> Vec<Cached> {
     examples
         .iter()
         .map(|e| {
             let w = e.window();
             let refs: Vec<&str> = w.iter().map(String::as_str).collect();
-            model.predict(&refs)
+            let mut c = Cached { probs: model.predict(&refs), telling: None };
+            c.telling = model.telling_line(&refs, c.top());
+            c
         })
         .collect()
+}
+
+/// The model's probabilities for each example.
+pub fn model_probs(model: &ModelClassifier, examples: &[Example]) -> Vec<[f32; N]> {
+    model_answers(model, examples).into_iter().map(|c| c.probs).collect()
+}
+
+/// The model-alone decision as `triage --engine model` makes it (the
+/// threshold and the evidence-line rule of `diagnose`).
+pub fn model_alone(e: &Example, answer: &Cached, cfg: &FusionConfig) -> FailureClass {
+    static EMPTY: std::sync::OnceLock<SignatureSet> = std::sync::OnceLock::new();
+    diagnose(&e.evidence(), EMPTY.get_or_init(SignatureSet::empty), Some(answer), cfg).class
 }
 
 /// The model-only decision for one probability vector.
@@ -126,39 +159,137 @@ pub fn model_decision(p: &[f32; N], cfg: &FusionConfig) -> FailureClass {
     if f64::from(best) >= cfg.model_alone { FailureClass::ALL[i] } else { FailureClass::Unknown }
 }
 
-/// Evaluates the engines on `examples`; `probs` are the model's answers
+/// Each engine's answer for each example, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Answers {
+    /// `diagnose` without a model.
+    pub signatures: Vec<FailureClass>,
+    /// The model alone (empty when no probabilities were given).
+    pub model: Vec<FailureClass>,
+    /// `diagnose` with the model (empty when no probabilities were given).
+    pub fused: Vec<FailureClass>,
+}
+
+impl Answers {
+    /// The engines that have answers, with their names.
+    pub fn engines(&self) -> Vec<(&'static str, &[FailureClass])> {
+        let mut v = vec![("signatures", self.signatures.as_slice())];
+        if !self.model.is_empty() {
+            v.push(("model", self.model.as_slice()));
+            v.push(("fused", self.fused.as_slice()));
+        }
+        v
+    }
+}
+
+/// Runs the engines on `examples`; `probs` are the model's answers
 /// ([`model_probs`]), absent to skip the model and fused engines.
+pub fn answers(
+    examples: &[Example],
+    signatures: &SignatureSet,
+    model: Option<&[Cached]>,
+    cfg: &FusionConfig,
+) -> Answers {
+    let mut out = Answers::default();
+    for (i, e) in examples.iter().enumerate() {
+        let ev = e.evidence();
+        out.signatures.push(diagnose(&ev, signatures, None, cfg).class);
+        if let Some(m) = model {
+            out.model.push(model_alone(e, &m[i], cfg));
+            out.fused.push(diagnose(&ev, signatures, Some(&m[i]), cfg).class);
+        }
+    }
+    out
+}
+
+/// Evaluates the engines on `examples`; `model` are the model's answers
+/// ([`model_answers`]), absent to skip the model and fused engines.
 pub fn evaluate(
     examples: &[Example],
     signatures: &SignatureSet,
-    probs: Option<&[[f32; N]]>,
+    model: Option<&[Cached]>,
     cfg: &FusionConfig,
 ) -> Vec<EngineResult> {
-    let mut sig = Confusion::default();
-    let mut model = Confusion::default();
-    let mut fused = Confusion::default();
+    results(examples, &answers(examples, signatures, model, cfg))
+}
+
+/// Confusion matrices of the engines' answers.
+pub fn results(examples: &[Example], answers: &Answers) -> Vec<EngineResult> {
+    answers
+        .engines()
+        .into_iter()
+        .map(|(name, got)| {
+            let mut c = Confusion::default();
+            for (e, g) in examples.iter().zip(got) {
+                c.add(e.class, *g);
+            }
+            EngineResult::new(name, c)
+        })
+        .collect()
+}
+
+/// Expected calibration error of the model's top-class probability:
+/// windows binned by that probability into `bins` equal-width bins, the
+/// mean |accuracy − confidence| weighted by bin size.
+pub fn expected_calibration_error(examples: &[Example], probs: &[Cached], bins: usize) -> f64 {
+    let bins = bins.max(1);
+    let mut count = vec![0usize; bins];
+    let mut conf = vec![0f64; bins];
+    let mut right = vec![0f64; bins];
+    for (e, c) in examples.iter().zip(probs) {
+        let (i, top) = c.probs.iter().enumerate().fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+        let top = f64::from(top).clamp(0.0, 1.0);
+        let b = ((top * bins as f64) as usize).min(bins - 1);
+        count[b] += 1;
+        conf[b] += top;
+        right[b] += f64::from(u8::from(FailureClass::ALL[i] == e.class));
+    }
+    let n = count.iter().sum::<usize>();
+    if n == 0 {
+        return 0.0;
+    }
+    (0..bins).filter(|&b| count[b] > 0).map(|b| (right[b] - conf[b]).abs()).sum::<f64>() / n as f64
+}
+
+/// Accuracy of each engine within each group of examples.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupRow {
+    /// The group (a server, a family, a tag).
+    pub group: String,
+    /// Examples in it.
+    pub n: usize,
+    /// Accuracy of each engine, in [`Answers::engines`] order.
+    pub accuracy: Vec<f64>,
+}
+
+/// Per-group accuracy; `groups` names the groups an example belongs to
+/// (an example may be in several, e.g. tags). Groups sorted by name.
+pub fn by_group(examples: &[Example], answers: &Answers, groups: impl Fn(&Example) -> Vec<String>) -> Vec<GroupRow> {
+    let engines = answers.engines();
+    let mut acc: std::collections::BTreeMap<String, (usize, Vec<usize>)> = std::collections::BTreeMap::new();
     for (i, e) in examples.iter().enumerate() {
-        let ev = e.evidence();
-        sig.add(e.class, diagnose(&ev, signatures, None, cfg).class);
-        if let Some(p) = probs {
-            model.add(e.class, model_decision(&p[i], cfg));
-            let c = Cached(p[i]);
-            fused.add(e.class, diagnose(&ev, signatures, Some(&c), cfg).class);
+        for g in groups(e) {
+            let row = acc.entry(g).or_insert_with(|| (0, vec![0; engines.len()]));
+            row.0 += 1;
+            for (k, (_, got)) in engines.iter().enumerate() {
+                row.1[k] += usize::from(got[i] == e.class);
+            }
         }
     }
-    let mut out = vec![EngineResult::new("signatures", sig)];
-    if probs.is_some() {
-        out.push(EngineResult::new("model", model));
-        out.push(EngineResult::new("fused", fused));
-    }
-    out
+    acc.into_iter()
+        .map(|(group, (n, right))| GroupRow {
+            group,
+            n,
+            accuracy: right.iter().map(|&r| r as f64 / n.max(1) as f64).collect(),
+        })
+        .collect()
 }
 
 /// Fused macro-F1 for each candidate [`FusionConfig`], best first.
 pub fn tune_fusion(
     examples: &[Example],
     signatures: &SignatureSet,
-    probs: &[[f32; N]],
+    model: &[Cached],
     candidates: &[FusionConfig],
 ) -> Vec<(FusionConfig, f64, f64)> {
     let evidence: Vec<_> = examples.iter().map(Example::evidence).collect();
@@ -167,54 +298,90 @@ pub fn tune_fusion(
         .map(|cfg| {
             let mut c = Confusion::default();
             for (i, e) in examples.iter().enumerate() {
-                let m = Cached(probs[i]);
-                c.add(e.class, diagnose(&evidence[i], signatures, Some(&m), cfg).class);
+                c.add(e.class, diagnose(&evidence[i], signatures, Some(&model[i]), cfg).class);
             }
             (*cfg, c.macro_f1(), c.accuracy())
         })
         .collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.2.total_cmp(&a.2)));
+    // Accuracy first: the targets are accuracy and `unknown` precision.
+    out.sort_by(|a, b| b.2.total_cmp(&a.2).then(b.1.total_cmp(&a.1)));
     out
 }
 
 /// Model-alone macro-F1 and accuracy for each [`FusionConfig::model_alone`]
-/// threshold from 0.2 to 0.6, in order.
-pub fn tune_model_alone(examples: &[Example], probs: &[[f32; N]]) -> Vec<(f64, f64, f64)> {
-    (4..=12)
+/// threshold from 0.2 to 0.8, in order.
+pub fn tune_model_alone(examples: &[Example], model: &[Cached]) -> Vec<(f64, f64, f64)> {
+    (4..=16)
         .map(|k| {
             let t = f64::from(k) * 0.05;
             let cfg = FusionConfig { model_alone: t, ..FusionConfig::default() };
             let mut c = Confusion::default();
-            for (e, p) in examples.iter().zip(probs) {
-                c.add(e.class, model_decision(p, &cfg));
+            for (e, m) in examples.iter().zip(model) {
+                c.add(e.class, model_alone(e, m, &cfg));
             }
             (t, c.macro_f1(), c.accuracy())
         })
         .collect()
 }
 
-/// The grid `eval --tune` sweeps. Two values are not swept:
-/// `root_cause_margin` stays at its default, because the synthetic dev
-/// split has too few causal chains (Xid then NCCL, driver then "no GPUs")
-/// to tune it; `abstain_below` stays above 0.45, the weight of a bare exit
-/// 137, which must remain only a hint (see the diagnosis tests).
+/// The grid `eval --tune` sweeps. `abstain_below` stays above 0.45, the
+/// weight of a bare exit 137, which must remain only a hint (see the
+/// diagnosis tests).
 pub fn fusion_grid() -> Vec<FusionConfig> {
-    let margin = FusionConfig::default().root_cause_margin;
     let mut v = Vec::new();
-    for strong in [0.75, 0.8, 0.85, 0.9, 0.95] {
-        for decides in [0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9] {
-            for abstain in [0.5, 0.55, 0.6] {
-                v.push(FusionConfig {
-                    strong_signature: strong,
-                    model_decides: decides,
-                    root_cause_margin: margin,
-                    abstain_below: abstain,
-                    ..FusionConfig::default()
-                });
+    for margin in [0.1, 0.15, 0.2] {
+        for strong in [0.75, 0.8, 0.85, 0.9, 0.95] {
+            for decides in [0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9] {
+                for abstain in [0.5, 0.55, 0.6] {
+                    v.push(FusionConfig {
+                        strong_signature: strong,
+                        model_decides: decides,
+                        root_cause_margin: margin,
+                        abstain_below: abstain,
+                        ..FusionConfig::default()
+                    });
+                }
             }
         }
     }
     v
+}
+
+/// A short column name for a class.
+fn abbrev(c: FailureClass) -> String {
+    match c.as_str() {
+        "cuda-driver-mismatch" => "drv".into(),
+        "kv-cache-oom" => "kv".into(),
+        "gpu-oom" => "goom".into(),
+        "host-oom" => "hoom".into(),
+        "weight-load-failure" => "wlf".into(),
+        "nccl-failure" => "nccl".into(),
+        "gpu-hardware-fault" => "hw".into(),
+        "no-gpu-visible" => "nogpu".into(),
+        "config-error" => "cfg".into(),
+        "startup-probe-kill" => "probe".into(),
+        "unknown" => "unk".into(),
+        other => other.chars().take(5).collect(),
+    }
+}
+
+/// Per-group accuracy as a text table.
+pub fn render_groups(title: &str, engines: &[&str], rows: &[GroupRow]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = write!(s, "{title:28} {:>5}", "n");
+    for e in engines {
+        let _ = write!(s, " {e:>10}");
+    }
+    let _ = writeln!(s);
+    for r in rows {
+        let _ = write!(s, "{:28} {:>5}", r.group, r.n);
+        for a in &r.accuracy {
+            let _ = write!(s, " {a:>10.3}");
+        }
+        let _ = writeln!(s);
+    }
+    s
 }
 
 /// The report as text: per-class scores side by side, then the confusion
@@ -251,11 +418,16 @@ pub fn render(results: &[EngineResult]) -> String {
         let _ = write!(s, " | {:>20.3}  ", r.accuracy);
     }
     let _ = writeln!(s, " |");
-    let abbrev = ["drv", "kv", "goom", "hoom", "wlf", "nccl", "hw", "nogpu", "cfg", "probe", "unk"];
+    let _ = write!(s, "{:w$}", "`unknown` precision");
+    for r in results {
+        let _ = write!(s, " | {:>20.3}  ", r.confusion.scores(FailureClass::Unknown).precision);
+    }
+    let _ = writeln!(s, " |");
+    let abbrev: Vec<String> = FailureClass::ALL.iter().map(|c| abbrev(*c)).collect();
     for r in results {
         let _ = writeln!(s, "\nconfusion, {} (rows: truth, columns: prediction)", r.engine);
         let _ = write!(s, "{:w$}", "");
-        for a in abbrev {
+        for a in &abbrev {
             let _ = write!(s, "{a:>6}");
         }
         let _ = writeln!(s);

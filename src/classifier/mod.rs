@@ -9,25 +9,33 @@
 //! - [`featurize`]: masked, hashed word and character n-gram features.
 //! - [`model`]: the network and its two forward passes.
 //! - [`train`]: deterministic training on CPU (`podmedic train`).
-//! - [`eval`]: per-class metrics for signatures, model and fused
-//!   (`podmedic eval`).
-//! - [`data`]: the labelled JSONL windows under `data/`.
+//! - [`augment`]: what training reads: real crash logs (`data/real`) and
+//!   the signature library's example lines, wrapped in healthy noise, cut
+//!   and thinned, plus the generated windows (`data/`).
+//! - [`eval`]: per-class, per-group metrics, calibration (ECE) and the
+//!   fusion sweep for signatures, model and fused (`podmedic eval`).
+//! - [`loso`]: leave-one-server-out models (`podmedic eval --loso`).
+//! - [`data`]: the labelled JSONL windows under `data/` and `data/real/`.
 //!
 //! The shipped weights (`models/classifier.safetensors`, see
 //! `models/README.md`) are compiled into the binary; `--model PATH` loads
 //! another file. Loading validates everything in the file (format, class
 //! list, shapes, finite values), so a corrupt or foreign file is an error,
-//! never a panic.
+//! never a panic. A file trained before a class was added to
+//! [`FailureClass`] still loads: its outputs are mapped by class name and
+//! the new class gets probability 0.
 //!
 //! What runs where: on the CPU (the default), featurization and the
 //! embedding-bag sums are plain Rust over the embedding tensor's data; the
 //! dense layers, max pooling and softmax are candle ops. On CUDA every step
 //! is a candle op on the GPU (`index_select`/`index_add` for the bags).
 
+pub mod augment;
 pub mod cli;
 pub mod data;
 pub mod eval;
 pub mod featurize;
+pub mod loso;
 pub mod model;
 pub mod train;
 
@@ -197,9 +205,9 @@ impl ModelClassifier {
             .as_ref()
             .and_then(|m| m.get(META_KEY))
             .ok_or_else(|| ClassifierError::Invalid(format!("no `{META_KEY}` metadata")))?;
-        let meta: ModelMeta = serde_json::from_str(raw)
+        let mut meta: ModelMeta = serde_json::from_str(raw)
             .map_err(|e| ClassifierError::Invalid(format!("bad `{META_KEY}` metadata: {e}")))?;
-        validate_meta(&meta)?;
+        let file_classes = validate_meta(&meta)?;
         let (device, fallback) = device.device()?;
         if let Some(why) = &fallback {
             tracing::warn!(reason = %why, "no CUDA GPU for the classifier; it runs on the CPU");
@@ -230,8 +238,11 @@ impl ModelClassifier {
         } else {
             None
         };
-        let out_w = load("output.weight", &[cfg.out_rows(), cfg.pooled()])?;
-        let out_b = load("output.bias", &[cfg.out_rows()])?;
+        let heads = cfg.out_rows() / FailureClass::COUNT;
+        let out_w = load("output.weight", &[heads * file_classes.len(), cfg.pooled()])?;
+        let out_b = load("output.bias", &[heads * file_classes.len()])?;
+        let (out_w, out_b) = to_build_classes(&file_classes, heads, out_w, out_b)?;
+        meta.classes = FailureClass::ALL.iter().map(|c| c.as_str().to_owned()).collect();
         if device.is_cpu() {
             // Straight from the file's bytes into the one f32 copy the bag
             // sums read: no intermediate tensors.
@@ -375,7 +386,64 @@ impl ModelClassifier {
     }
 }
 
+impl ModelClassifier {
+    /// The index in `lines` of the line whose own logits favour `class`
+    /// over `unknown` the most: the output layer applied to each line's
+    /// features (after the hidden layer, where there is one), as the
+    /// max-pooled networks combine them. `None` for the `bag` network,
+    /// on CUDA, for `unknown`, or when no line has features.
+    pub fn telling_line_of(&self, lines: &[&str], class: FailureClass) -> Result<Option<usize>, ClassifierError> {
+        let cfg = &self.meta.model;
+        if !self.device.is_cpu() || cfg.arch == model::Arch::Bag || class == FailureClass::Unknown {
+            return Ok(None);
+        }
+        let mut scratch = Scratch::default();
+        let mut wf = WindowFeatures::default();
+        let mut first_input = Vec::new();
+        self.featurizer.window_mapped(lines, &mut scratch, &mut wf, |i, row| {
+            if row == first_input.len() {
+                first_input.push(i);
+            }
+        });
+        let rows = wf.lines();
+        if rows == 0 {
+            return Ok(None);
+        }
+        let dim = cfg.dim;
+        let mut bags = vec![0f32; rows * dim];
+        for r in 0..rows {
+            let ids = wf.line(r);
+            let sc = 1.0 / ids.len().max(1) as f32;
+            for &id in ids {
+                let src = &self.emb[id as usize * dim..(id as usize + 1) * dim];
+                for (d, e) in bags[r * dim..(r + 1) * dim].iter_mut().zip(src) {
+                    *d += e * sc;
+                }
+            }
+        }
+        let x = Tensor::from_vec(bags, (rows, dim), &Device::Cpu)?;
+        let z = match &self.dense.w1t {
+            Some((w1t, b1)) if cfg.has_hidden() => x.matmul(w1t)?.broadcast_add(b1)?.relu()?,
+            _ => x,
+        };
+        let logits = z.matmul(&self.dense.w2t)?.broadcast_add(&self.dense.b2)?.to_vec2::<f32>()?;
+        let (c, u) = (class.index(), FailureClass::Unknown.index());
+        let best =
+            logits.iter().enumerate().map(|(r, l)| (r, l[c] - l[u])).fold(None, |acc: Option<(usize, f32)>, (r, v)| {
+                match acc {
+                    Some((_, b)) if b >= v => acc,
+                    _ => Some((r, v)),
+                }
+            });
+        Ok(best.and_then(|(r, _)| first_input.get(r).copied()))
+    }
+}
+
 impl Classifier for ModelClassifier {
+    fn telling_line(&self, lines: &[&str], class: FailureClass) -> Option<usize> {
+        self.telling_line_of(lines, class).ok().flatten()
+    }
+
     fn predict(&self, lines: &[&str]) -> [f32; FailureClass::COUNT] {
         match self.predict_window(lines) {
             Ok(p) => p,
@@ -389,14 +457,30 @@ impl Classifier for ModelClassifier {
     }
 }
 
-fn validate_meta(meta: &ModelMeta) -> Result<(), ClassifierError> {
+/// Checks the metadata; returns the file's classes in its output order.
+///
+/// A file may hold fewer classes than this build (a model trained before a
+/// class was added): its outputs are mapped by name and the missing classes
+/// get probability 0 ([`to_build_classes`]). A class this build does not
+/// know, a repeated class, or no `unknown` is an error.
+fn validate_meta(meta: &ModelMeta) -> Result<Vec<FailureClass>, ClassifierError> {
     let bad = |m: String| Err(ClassifierError::Invalid(m));
     if meta.format != FORMAT {
         return bad(format!("format `{}`, expected `{FORMAT}`", meta.format));
     }
     let ids: Vec<&str> = FailureClass::ALL.iter().map(|c| c.as_str()).collect();
-    if meta.classes != ids {
-        return bad(format!("its classes {:?} differ from this build's {:?}", meta.classes, ids));
+    let mut classes = Vec::with_capacity(meta.classes.len());
+    for c in &meta.classes {
+        match c.parse::<FailureClass>() {
+            Ok(class) if !classes.contains(&class) => classes.push(class),
+            Ok(_) => return bad(format!("its classes {:?} repeat `{c}`", meta.classes)),
+            Err(_) => {
+                return bad(format!("its classes {:?} include `{c}`, unknown to this build's {ids:?}", meta.classes));
+            }
+        }
+    }
+    if !classes.contains(&FailureClass::Unknown) {
+        return bad(format!("its classes {:?} lack `unknown`", meta.classes));
     }
     meta.featurizer.validate().map_err(ClassifierError::Invalid)?;
     let m = meta.model;
@@ -406,7 +490,35 @@ fn validate_meta(meta: &ModelMeta) -> Result<(), ClassifierError> {
     if !(meta.temperature.is_finite() && meta.temperature > 0.0) {
         return bad(format!("temperature {} is not a positive number", meta.temperature));
     }
-    Ok(())
+    Ok(classes)
+}
+
+/// The output layer rearranged from the file's class order to
+/// [`FailureClass::ALL`]'s, one block of rows per head; a class the file
+/// lacks gets zero weights and a bias of -1e4, so its probability is 0.
+fn to_build_classes(
+    file: &[FailureClass],
+    heads: usize,
+    out_w: Tensor,
+    out_b: Tensor,
+) -> Result<(Tensor, Tensor), ClassifierError> {
+    if file == &FailureClass::ALL[..] {
+        return Ok((out_w, out_b));
+    }
+    let pooled = out_w.dim(1)?;
+    let w = out_w.to_vec2::<f32>()?;
+    let b = out_b.to_vec1::<f32>()?;
+    let n = FailureClass::COUNT;
+    let mut nw = vec![0f32; heads * n * pooled];
+    let mut nb = vec![-1e4f32; heads * n];
+    for h in 0..heads {
+        for (fi, class) in file.iter().enumerate() {
+            let (src, dst) = (h * file.len() + fi, h * n + class.index());
+            nw[dst * pooled..(dst + 1) * pooled].copy_from_slice(&w[src]);
+            nb[dst] = b[src];
+        }
+    }
+    Ok((Tensor::from_vec(nw, (heads * n, pooled), &Device::Cpu)?, Tensor::from_vec(nb, heads * n, &Device::Cpu)?))
 }
 
 /// The `embedding` tensor of a model file as row-major f32, checked for

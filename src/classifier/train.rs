@@ -62,7 +62,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             featurizer: FeaturizerConfig::default(),
-            model: ModelConfig { arch: Arch::LineMax, dim: 32, hidden: 0 },
+            model: ModelConfig { arch: Arch::Hybrid, dim: 32, hidden: 64 },
             epochs: 8,
             batch: 32,
             lr: 0.01,

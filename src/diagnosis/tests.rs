@@ -144,12 +144,16 @@ fn probe_kills_come_from_events_and_yield_to_real_errors() {
     assert_eq!(run(&e).class, FailureClass::GpuOom);
 }
 
+/// A model with fixed probabilities that reads the last line as telling.
 struct Fixed(FailureClass, f32);
 impl Classifier for Fixed {
     fn predict(&self, _lines: &[&str]) -> [f32; FailureClass::COUNT] {
         let mut p = [(1.0 - self.1) / (FailureClass::COUNT as f32 - 1.0); FailureClass::COUNT];
         p[self.0.index()] = self.1;
         p
+    }
+    fn telling_line(&self, lines: &[&str], _class: FailureClass) -> Option<usize> {
+        lines.len().checked_sub(1)
     }
 }
 
@@ -164,15 +168,21 @@ fn fusion_precedence() {
     let d = fused("CUDA out of memory", &Fixed(FailureClass::GpuOom, 0.8));
     assert_eq!(d.source, Source::Both);
     assert!(d.confidence > 0.9);
-    // The model rescues a miss...
-    let d = fused("something odd happened", &Fixed(FailureClass::WeightLoadFailure, 0.8));
+    // The model rescues a miss, citing the line it read...
+    let d = fused("INFO boot\nloader failed on something odd", &Fixed(FailureClass::WeightLoadFailure, 0.8));
     assert_eq!((d.class, d.source), (FailureClass::WeightLoadFailure, Source::Model));
-    assert!(d.summary.contains("classifier"));
+    assert!(d.summary.contains("classifier") && d.summary.contains("log line 2"), "{}", d.summary);
+    assert_eq!(d.evidence, vec![EvidenceLine { line: 2, text: "loader failed on something odd".into() }]);
+    // ...but, unless it is sure, never on a line that does not read like an error.
+    let d =
+        fused("INFO boot\nDevice 0: NVIDIA A10G, compute capability 8.6", &Fixed(FailureClass::GpuHardwareFault, 0.65));
+    assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
+    assert_eq!(d.alternatives[0].class, FailureClass::GpuHardwareFault);
     // ...overrides a weak signature...
-    let d = fused("deprecated flag", &Fixed(FailureClass::NcclFailure, 0.7));
+    let d = fused("deprecated flag; the collective failed", &Fixed(FailureClass::NcclFailure, 0.7));
     assert_eq!((d.class, d.source), (FailureClass::NcclFailure, Source::Model));
     // ...but an unsure model decides nothing.
-    let d = fused("something odd happened", &Fixed(FailureClass::WeightLoadFailure, 0.4));
+    let d = fused("something odd failed", &Fixed(FailureClass::WeightLoadFailure, 0.4));
     assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
     assert_eq!(d.model.unwrap().class, FailureClass::WeightLoadFailure);
 }
@@ -184,15 +194,71 @@ fn the_model_alone_has_its_own_threshold() {
     assert!(f64::from(p) < cfg.abstain_below, "the test needs a probability between the two thresholds");
     let m = Fixed(FailureClass::WeightLoadFailure, p);
     // Without signatures (`--engine model`), the model's top class decides...
-    let d = diagnose(&ev("something odd happened"), &SignatureSet::empty(), Some(&m), &cfg);
+    let d = diagnose(&ev("something odd failed"), &SignatureSet::empty(), Some(&m), &cfg);
     assert_eq!((d.class, d.source), (FailureClass::WeightLoadFailure, Source::Model));
     // ...but not when fused with signatures, where it only rescues when sure.
-    let d = diagnose(&ev("something odd happened"), &lib(), Some(&m), &cfg);
+    let d = diagnose(&ev("something odd failed"), &lib(), Some(&m), &cfg);
     assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
     // And it never lowers the bar for pod facts: a bare exit 137 stays a hint.
     let e = with_container(ev("loading weights"), 137, "Error");
     let d = diagnose(&e, &SignatureSet::empty(), Some(&Fixed(FailureClass::Unknown, 0.9)), &cfg);
     assert_eq!(d.class, FailureClass::Unknown);
+}
+
+/// A model that names a class and points at the line holding a word.
+struct Pointing(FailureClass, f32, &'static str);
+impl Classifier for Pointing {
+    fn predict(&self, lines: &[&str]) -> [f32; FailureClass::COUNT] {
+        Fixed(self.0, self.1).predict(lines)
+    }
+    fn telling_line(&self, lines: &[&str], class: FailureClass) -> Option<usize> {
+        (class == self.0).then(|| lines.iter().position(|l| l.contains(self.2))).flatten()
+    }
+}
+
+#[test]
+fn abstentions_list_candidates_with_their_lines() {
+    let cfg = FusionConfig::default();
+    let log = "INFO boot\nWARNING deprecated flag --foo\nINFO loading\nweird loader message here\nINFO done";
+    let d = diagnose(&ev(log), &lib(), Some(&Pointing(FailureClass::WeightLoadFailure, 0.35, "loader")), &cfg);
+    assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
+    // The weak signature's class, with its line...
+    let cfg_alt = d.alternatives.iter().find(|a| a.class == FailureClass::ConfigError).expect("config-error listed");
+    assert_eq!(cfg_alt.source, Some(Source::Signature));
+    assert_eq!(cfg_alt.evidence, vec![EvidenceLine { line: 2, text: "WARNING deprecated flag --foo".into() }]);
+    // ...and the model's unsure class, with the line the model reads as telling.
+    let model_alt =
+        d.alternatives.iter().find(|a| a.class == FailureClass::WeightLoadFailure).expect("model's class listed");
+    assert_eq!(model_alt.source, Some(Source::Model));
+    assert_eq!(model_alt.evidence, vec![EvidenceLine { line: 4, text: "weird loader message here".into() }]);
+    assert!((model_alt.score - 0.35).abs() < 1e-3);
+    // The JSON carries them; a decided diagnosis keeps the short form.
+    let json = serde_json::to_value(&d).unwrap();
+    assert!(json["alternatives"][0]["evidence"].is_array(), "{json}");
+    let decided = run(&ev("NVRM: Xid (PCI:0000:3b:00): 79, fell off\nRuntimeError: NCCL error in: x"));
+    let json = serde_json::to_value(&decided).unwrap();
+    assert!(json["alternatives"][0].get("evidence").is_none(), "{json}");
+    assert!(json["alternatives"][0].get("source").is_none(), "{json}");
+}
+
+#[test]
+fn error_lines_are_told_from_chatter() {
+    for line in [
+        "RuntimeError: CUDA error: out of memory",
+        "Killed",
+        "INFO 10-14 21:40:24 llm_engine.py:205] # GPU blocks: 0, # CPU blocks: 512",
+        "NVRM: Xid (PCI:0000:3b:00): 79",
+        "usage: launch_server.py [-h] --model-path MODEL_PATH",
+    ] {
+        assert!(reads_like_error(line), "{line}");
+    }
+    for line in [
+        "  Device 0: NVIDIA A10G, compute capability 8.6, VMM: yes",
+        "Loading safetensors checkpoint shards: 100% Completed | 4/4",
+        "INFO:     Application startup complete.",
+    ] {
+        assert!(!reads_like_error(line), "{line}");
+    }
 }
 
 /// A client's prompt echoed by vLLM's request logger is not evidence: the

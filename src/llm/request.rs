@@ -375,7 +375,12 @@ mod tests {
             count: 5,
         });
         let mut d = unknown_diagnosis();
-        d.alternatives.push(crate::diagnosis::Alternative { class: FailureClass::HostOom, score: 0.45 });
+        d.alternatives.push(crate::diagnosis::Alternative {
+            class: FailureClass::HostOom,
+            score: 0.45,
+            source: None,
+            evidence: vec![],
+        });
         let r = build(&e, &d, Trigger::Abstained, "smol", 50);
         let user = r.body["messages"][1]["content"].as_str().unwrap();
         for want in [

@@ -66,7 +66,7 @@ fn asked_only_when_podmedic_abstains_or_its_engines_disagree_unsure() {
     // The classifier overrode signature evidence for another class.
     let mut m = diagnosis(GpuOom, Source::Model, 0.55);
     assert_eq!(t(&m), None, "no signature evidence: nothing to disagree with");
-    m.alternatives.push(Alternative { class: HostOom, score: 0.45 });
+    m.alternatives.push(Alternative { class: HostOom, score: 0.45, source: None, evidence: vec![] });
     assert_eq!(t(&m), Some(Trigger::Disagreement));
     // Agreement is never a trigger; 0 turns disagreement off.
     assert_eq!(t(&diagnosis(GpuOom, Source::Both, 0.5)), None);

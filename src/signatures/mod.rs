@@ -84,8 +84,12 @@ pub struct Signature {
     pub references: Vec<String>,
     /// Where it was defined.
     pub origin: Origin,
-    /// Its positive example lines (documentation, benchmarks).
+    /// Its positive example lines (documentation, benchmarks, classifier
+    /// training).
     pub examples: Vec<String>,
+    /// Its `no_match` examples: healthy lines that share its words (the
+    /// classifier trains on them as `unknown`).
+    pub near_misses: Vec<String>,
     /// Fragments (lower-cased) that elsewhere in a log tail cancel its hits.
     pub unless: Vec<String>,
     pattern: String,
@@ -655,6 +659,7 @@ fn compile_one(file: &Path, spec: &SignatureSpec, eager: bool, problems: &mut Ve
         references: spec.references.value.clone(),
         origin: Origin { file: file.to_owned(), line: spec.id.referenced.line() },
         examples: spec.examples.value.matching.iter().map(|e| e.line().to_owned()).collect(),
+        near_misses: spec.examples.value.no_match.clone(),
         unless,
         pattern: spec.regex.value.clone(),
         regex: regex.map(OnceLock::from).unwrap_or_default(),
