@@ -849,7 +849,13 @@ fn executing(rxp: &RecoveryProposal, mut status: RecoveryProposalStatus, obs: &O
         Target::Node(node) => {
             let prior_cordoned =
                 status.steps[i].prior.first().and_then(|a| a.value.as_ref()) == Some(&Value::Bool(true));
-            if prior_cordoned {
+            // Cordoned by someone else since the prior state was recorded
+            // (a person, between two reconciles): theirs, never claimed.
+            let cordoned_since = obs
+                .node
+                .as_ref()
+                .is_some_and(|n| n.unschedulable && n.cordoned_by.as_deref() != Some(uid.as_str()));
+            if prior_cordoned || cordoned_since {
                 status.steps[i].state = StepState::Applied;
                 status.steps[i].unchanged = true;
                 status.steps[i].message = format!(
