@@ -176,7 +176,7 @@ pub struct ModelClassifier {
     /// Why `--device auto` runs on the CPU, when it does.
     fallback: Option<String>,
     /// The embedding's data, row-major, for the CPU bag sums (empty on CUDA).
-    emb: Vec<half::f16>,
+    emb: Vec<f32>,
     dense: Dense,
 }
 
@@ -298,8 +298,7 @@ impl ModelClassifier {
         }
         let rows = self.emb.len() / self.meta.model.dim.max(1);
         let full = Params {
-            embedding: Tensor::from_slice(&self.emb, (rows, self.meta.model.dim), &Device::Cpu)?
-                .to_dtype(DType::F32)?,
+            embedding: Tensor::from_slice(&self.emb, (rows, self.meta.model.dim), &Device::Cpu)?,
             ..self.params.clone()
         };
         Ok(self.full.get_or_init(|| full))
@@ -417,7 +416,9 @@ impl ModelClassifier {
             let sc = 1.0 / ids.len().max(1) as f32;
             for &id in ids {
                 let src = &self.emb[id as usize * dim..(id as usize + 1) * dim];
-                model::EmbRow::add_scaled(&mut bags[r * dim..(r + 1) * dim], src, sc);
+                for (d, e) in bags[r * dim..(r + 1) * dim].iter_mut().zip(src) {
+                    *d += e * sc;
+                }
             }
         }
         let x = Tensor::from_vec(bags, (rows, dim), &Device::Cpu)?;
@@ -520,14 +521,9 @@ fn to_build_classes(
     Ok((Tensor::from_vec(nw, (heads * n, pooled), &Device::Cpu)?, Tensor::from_vec(nb, heads * n, &Device::Cpu)?))
 }
 
-/// The `embedding` tensor of a model file as row-major f16 (the precision
-/// the shipped file stores; an f32 or bf16 file is rounded to it), checked
-/// for shape, dtype and finiteness.
-fn embedding_rows(
-    st: &safetensors::SafeTensors<'_>,
-    buckets: usize,
-    dim: usize,
-) -> Result<Vec<half::f16>, ClassifierError> {
+/// The `embedding` tensor of a model file as row-major f32, checked for
+/// shape, dtype and finiteness.
+fn embedding_rows(st: &safetensors::SafeTensors<'_>, buckets: usize, dim: usize) -> Result<Vec<f32>, ClassifierError> {
     use safetensors::Dtype;
     let view = st.tensor("embedding").map_err(|_| ClassifierError::Invalid("missing tensor `embedding`".into()))?;
     if view.shape() != [buckets, dim] {
@@ -538,13 +534,10 @@ fn embedding_rows(
         )));
     }
     let bytes = view.data();
-    let rows: Vec<half::f16> = match view.dtype() {
-        Dtype::F32 => bytes
-            .chunks_exact(4)
-            .map(|b| half::f16::from_f32(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-            .collect(),
-        Dtype::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]])).collect(),
-        Dtype::BF16 => bytes.chunks_exact(2).map(|b| half::f16::from_f32(half::bf16::from_le_bytes([b[0], b[1]]).to_f32())).collect(),
+    let rows: Vec<f32> = match view.dtype() {
+        Dtype::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Dtype::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Dtype::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         other => return Err(ClassifierError::Invalid(format!("tensor `embedding` has dtype {other:?}"))),
     };
     if rows.len() != buckets * dim {

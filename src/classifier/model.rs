@@ -199,7 +199,7 @@ impl Params {
     /// once at load.
     pub fn forward_fast(
         cfg: &ModelConfig,
-        emb: &[half::f16],
+        emb: &[f32],
         dense: &Dense,
         wf: &WindowFeatures,
         temperature: f32,
@@ -211,7 +211,10 @@ impl Params {
             let s = 1.0 / ids.len().max(1) as f32;
             let dst = &mut bags[row * dim..(row + 1) * dim];
             for &id in ids {
-                EmbRow::add_scaled(dst, &emb[id as usize * dim..(id as usize + 1) * dim], s);
+                let src = &emb[id as usize * dim..(id as usize + 1) * dim];
+                for (d, e) in dst.iter_mut().zip(src) {
+                    *d += e * s;
+                }
             }
         };
         match cfg.arch {
@@ -320,40 +323,12 @@ pub fn mil_unknown(logits: &Tensor, out_b: &Tensor) -> candle_core::Result<Tenso
 
 /// Adds each feature's scaled embedding row into its bag row, in feature
 /// order (the same order `index_add` uses, so both paths agree).
-pub fn bag_sums<E: EmbRow>(emb: &[E], dim: usize, ids: &[u32], seg: &[u32], scale: &[f32], bags: &mut [f32]) {
+pub fn bag_sums(emb: &[f32], dim: usize, ids: &[u32], seg: &[u32], scale: &[f32], bags: &mut [f32]) {
     for ((&id, &row), &s) in ids.iter().zip(seg).zip(scale) {
         let src = &emb[id as usize * dim..(id as usize + 1) * dim];
-        E::add_scaled(&mut bags[row as usize * dim..(row as usize + 1) * dim], src, s);
-    }
-}
-
-/// An element type of embedding rows: `f32` while training, `f16` in a
-/// loaded model (the file's own precision: half the memory of an f32 copy,
-/// which is what keeps the controller within its memory target).
-pub trait EmbRow: Copy {
-    /// `dst += src * s`, element by element.
-    fn add_scaled(dst: &mut [f32], src: &[Self], s: f32);
-}
-
-impl EmbRow for f32 {
-    fn add_scaled(dst: &mut [f32], src: &[f32], s: f32) {
+        let dst = &mut bags[row as usize * dim..(row as usize + 1) * dim];
         for (d, e) in dst.iter_mut().zip(src) {
             *d += e * s;
-        }
-    }
-}
-
-impl EmbRow for half::f16 {
-    fn add_scaled(dst: &mut [f32], src: &[half::f16], s: f32) {
-        use half::slice::HalfFloatSliceExt as _;
-        // Converted in chunks on the stack (F16C where the CPU has it).
-        let mut buf = [0f32; 64];
-        for (d, e) in dst.chunks_mut(64).zip(src.chunks(64)) {
-            let b = &mut buf[..e.len()];
-            e.convert_to_f32_slice(b);
-            for (d, x) in d.iter_mut().zip(b.iter()) {
-                *d += x * s;
-            }
         }
     }
 }
