@@ -851,10 +851,8 @@ fn executing(rxp: &RecoveryProposal, mut status: RecoveryProposalStatus, obs: &O
                 status.steps[i].prior.first().and_then(|a| a.value.as_ref()) == Some(&Value::Bool(true));
             // Cordoned by someone else since the prior state was recorded
             // (a person, between two reconciles): theirs, never claimed.
-            let cordoned_since = obs
-                .node
-                .as_ref()
-                .is_some_and(|n| n.unschedulable && n.cordoned_by.as_deref() != Some(uid.as_str()));
+            let cordoned_since =
+                obs.node.as_ref().is_some_and(|n| n.unschedulable && n.cordoned_by.as_deref() != Some(uid.as_str()));
             if prior_cordoned || cordoned_since {
                 status.steps[i].state = StepState::Applied;
                 status.steps[i].unchanged = true;
