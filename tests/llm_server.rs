@@ -29,6 +29,14 @@ use serde_json::{Value, json};
 /// Generous: the tiny model on a busy 2-core machine.
 const LLM_TIMEOUT: &str = "180s";
 
+/// One test at a time talks to the server: it has two slots on two shared
+/// cores, and four tests queued on them can wait past the timeout.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The real server's base URL; a clear failure when it is not running.
 fn llm_url() -> String {
     match std::env::var("PODMEDIC_LLM_URL") {
@@ -168,6 +176,7 @@ fn assert_schema_valid_and_labelled(v: &Value, window_lines: &[usize]) {
 
 #[test]
 fn an_abstaining_crash_gets_a_schema_valid_labelled_opinion_within_the_timeout() {
+    let _serial = serial();
     let url = llm_url();
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
@@ -191,6 +200,7 @@ fn an_abstaining_crash_gets_a_schema_valid_labelled_opinion_within_the_timeout()
 
 #[test]
 fn secrets_in_the_log_never_reach_the_real_server() {
+    let _serial = serial();
     let proxy = Proxy::start(&llm_url());
     let dir = tempfile::tempdir().unwrap();
     let secrets = ["hf_QmZx7LpWv2NcR9tY4uBk8sDf3GhJ6aEoPi", "AKIAZ7Q4M2X9L3P8N5K1", "S3cr3t-P4ssw0rd"];
@@ -242,7 +252,9 @@ fn abstention() -> (podmedic::evidence::Evidence, podmedic::diagnosis::Diagnosis
 }
 
 #[tokio::test]
+#[allow(clippy::await_holding_lock)] // held only to run one test at a time
 async fn the_budget_and_the_timeout_hold_against_the_real_server() {
+    let _serial = serial();
     let proxy = Proxy::start(&llm_url());
     let (ev, d) = abstention();
     // One call per hour: the second is not sent.
@@ -266,7 +278,9 @@ async fn the_budget_and_the_timeout_hold_against_the_real_server() {
 /// carrying the real model's labelled opinion; if the model named a class,
 /// the proposal only informs and waits for a person.
 #[tokio::test]
+#[allow(clippy::await_holding_lock)] // held only to run one test at a time
 async fn a_crash_podmedic_cannot_name_gets_the_models_opinion_on_its_proposal() -> Result<()> {
+    let _serial = serial();
     let url = llm_url();
     let client = cluster::client().await.context("this test needs the local control plane too")?;
     cluster::install_crd(&client, "podmedic-tests", Duration::from_secs(60)).await?;

@@ -540,8 +540,15 @@ impl Controller {
         }
     }
 
-    /// Stops it and returns its stdout (the JSON lines).
+    /// Stops it as the kubelet would (SIGTERM: the crash in flight is
+    /// finished and announced; SIGKILL after 20 s) and returns its stdout
+    /// (the JSON lines).
     fn stop(mut self) -> String {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let mut out = String::new();
         if let Some(mut s) = self.child.stdout.take() {
