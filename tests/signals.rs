@@ -60,7 +60,22 @@ fn backfill(story: &str, pod: &PodLabels, end: f64) -> Result<()> {
     std::fs::write(&file, text)?;
     let out = Command::new(root().join("tests/cluster/backfill")).arg(&file).output()?;
     ensure!(out.status.success(), "backfill failed: {}", String::from_utf8_lossy(&out.stderr));
-    Ok(())
+    // The script waits for Prometheus to reload its blocks; check that this
+    // story's series are really queryable before the test reads them.
+    let url = std::env::var("PODMEDIC_PROMETHEUS_URL").context("PODMEDIC_PROMETHEUS_URL")?;
+    let selector = format!("{{namespace=\"{}\",pod=\"{}\"}}", pod.namespace, pod.pod);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let q = format!("count(last_over_time({selector}[11m]))");
+        let found = prom_query(&url, &q, Some(end))
+            .ok()
+            .and_then(|v| v["data"]["result"][0]["value"][1].as_str().map(str::to_owned));
+        if found.is_some_and(|n| n != "0") {
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "story {story} for {selector} not queryable 60 s after the backfill");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// A pod JSON whose container `c` last ended at `end`.
@@ -365,7 +380,6 @@ fn live_llama_cpp_series_are_read_through_prometheus() -> Result<()> {
     // not: that series must be there and read, its value is not asserted.
     let dir = tempfile::tempdir()?;
     let labels = PodLabels { namespace: ns.into(), pod: pod.into(), container: container.into() };
-    let pod_file = pod_json(dir.path(), &labels, "ghcr.io/ggml-org/llama.cpp:server", &[], now())?;
     let deadline = Instant::now() + Duration::from_secs(180);
     let m = loop {
         let workers: Vec<_> = (0..3)
@@ -379,6 +393,9 @@ fn live_llama_cpp_series_are_read_through_prometheus() -> Result<()> {
             ensure!(v["usage"]["completion_tokens"].as_u64().unwrap_or(0) > 0, "{v}");
         }
         std::thread::sleep(Duration::from_secs(5)); // two scrapes of an idle server
+        // The crash "happens" now: the metrics window ends at the pod's
+        // finish time, so it must cover the bursts just sent.
+        let pod_file = pod_json(dir.path(), &labels, "ghcr.io/ggml-org/llama.cpp:server", &[], now())?;
         let v = triage(&[
             "--log",
             &fixture("gpu-oom", "llamacpp-cuda-buffer-weights.log"),
