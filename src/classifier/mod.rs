@@ -21,9 +21,19 @@
 //! `models/README.md`) are compiled into the binary; `--model PATH` loads
 //! another file. Loading validates everything in the file (format, class
 //! list, shapes, finite values), so a corrupt or foreign file is an error,
-//! never a panic. A file trained before a class was added to
+//! never a panic (the built-in file's embedding values are checked by a
+//! unit test instead, so that loading does not read them all). A file
+//! trained before a class was added to
 //! [`FailureClass`] still loads: its outputs are mapped by class name and
 //! the new class gets probability 0.
+//!
+//! Memory: the file stores the embedding (65,536 × 32) as f32 holding
+//! f16-rounded values. On the CPU the built-in model's embedding is read in
+//! place, straight from the binary's read-only data (8-byte aligned, little
+//! endian): no copy is made, and only the pages of the rows that the logs
+//! seen so far hashed to are ever touched, so they are all that the process
+//! holds of it (clean, file-backed pages the kernel can reclaim; 8 MiB at
+//! the very most). A `--model` file is copied into one f32 vector.
 //!
 //! What runs where: on the CPU (the default), featurization and the
 //! embedding-bag sums are plain Rust over the embedding tensor's data; the
@@ -39,6 +49,7 @@ pub mod loso;
 pub mod model;
 pub mod train;
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -52,8 +63,14 @@ use crate::diagnosis::Classifier;
 use featurize::{Featurizer, Scratch, WindowFeatures};
 use model::{Batch, Dense, FORMAT, META_KEY, ModelMeta, Params};
 
-/// The shipped model, compiled in.
-pub static DEFAULT_MODEL: &[u8] = include_bytes!("../../models/classifier.safetensors");
+/// Bytes aligned to 8, so that an f32 tensor in them can be read in place.
+#[repr(C, align(8))]
+struct Aligned<B: ?Sized>(B);
+
+static ALIGNED_MODEL: &Aligned<[u8]> = &Aligned(*include_bytes!("../../models/classifier.safetensors"));
+
+/// The shipped model, compiled in (8-byte aligned).
+pub static DEFAULT_MODEL: &[u8] = &ALIGNED_MODEL.0;
 
 /// Where the classifier runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -175,8 +192,9 @@ pub struct ModelClassifier {
     device: Device,
     /// Why `--device auto` runs on the CPU, when it does.
     fallback: Option<String>,
-    /// The embedding's data, row-major, for the CPU bag sums (empty on CUDA).
-    emb: Vec<f32>,
+    /// The embedding's data, row-major, for the CPU bag sums (empty on
+    /// CUDA): borrowed from the binary for the built-in model, else a copy.
+    emb: Cow<'static, [f32]>,
     dense: Dense,
 }
 
@@ -186,7 +204,7 @@ thread_local! {
 
 /// The shipped model on `device`.
 pub fn load_default(device: DeviceChoice) -> Result<ModelClassifier, ClassifierError> {
-    ModelClassifier::from_bytes(DEFAULT_MODEL, device)
+    ModelClassifier::from_bytes_with(DEFAULT_MODEL, device, Some(DEFAULT_MODEL))
 }
 
 impl ModelClassifier {
@@ -198,6 +216,19 @@ impl ModelClassifier {
 
     /// Loads a model from the bytes of a safetensors file, validating it.
     pub fn from_bytes(bytes: &[u8], device: DeviceChoice) -> Result<Self, ClassifierError> {
+        Self::from_bytes_with(bytes, device, None)
+    }
+
+    /// [`ModelClassifier::from_bytes`]; with `in_place` (the same bytes,
+    /// compiled in: [`DEFAULT_MODEL`]) the CPU path reads the embedding
+    /// where it lies when it is f32 and aligned, without a copy and without
+    /// the finiteness scan (which would touch every page; a unit test checks
+    /// the built-in values instead).
+    fn from_bytes_with(
+        bytes: &[u8],
+        device: DeviceChoice,
+        in_place: Option<&'static [u8]>,
+    ) -> Result<Self, ClassifierError> {
         let st = safetensors::SafeTensors::deserialize(bytes).map_err(ClassifierError::Format)?;
         let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(ClassifierError::Format)?;
         let raw = header
@@ -246,7 +277,10 @@ impl ModelClassifier {
         if device.is_cpu() {
             // Straight from the file's bytes into the one f32 copy the bag
             // sums read: no intermediate tensors.
-            let emb = embedding_rows(&st, buckets, cfg.dim)?;
+            let emb = match in_place.and_then(|b| embedding_in_place(b, buckets, cfg.dim)) {
+                Some(rows) => Cow::Borrowed(rows),
+                None => Cow::Owned(embedding_rows(&st, buckets, cfg.dim)?),
+            };
             let params =
                 Params { embedding: Tensor::zeros((0, cfg.dim), DType::F32, &Device::Cpu)?, hidden, out_w, out_b };
             let dense = Dense::new(&params)?;
@@ -274,7 +308,7 @@ impl ModelClassifier {
             out_w: cpu.out_w.to_device(&device)?,
             out_b: cpu.out_b.to_device(&device)?,
         };
-        let emb = Vec::new();
+        let emb = Cow::Borrowed(&[][..]);
         Ok(ModelClassifier {
             featurizer: Featurizer::new(meta.featurizer),
             meta,
@@ -521,6 +555,22 @@ fn to_build_classes(
     Ok((Tensor::from_vec(nw, (heads * n, pooled), &Device::Cpu)?, Tensor::from_vec(nb, heads * n, &Device::Cpu)?))
 }
 
+/// The `embedding` tensor of compiled-in model bytes as row-major f32, read
+/// in place: `None` unless it is f32 with the expected shape, 4-byte aligned
+/// and this machine is little-endian (the caller then copies it).
+fn embedding_in_place(bytes: &'static [u8], buckets: usize, dim: usize) -> Option<&'static [f32]> {
+    if !cfg!(target_endian = "little") {
+        return None;
+    }
+    let st = safetensors::SafeTensors::deserialize(bytes).ok()?;
+    let view = st.tensor("embedding").ok()?;
+    if view.dtype() != safetensors::Dtype::F32 || view.shape() != [buckets, dim] {
+        return None;
+    }
+    let rows: &'static [f32] = bytemuck::try_cast_slice(view.data()).ok()?;
+    (rows.len() == buckets * dim).then_some(rows)
+}
+
 /// The `embedding` tensor of a model file as row-major f32, checked for
 /// shape, dtype and finiteness.
 fn embedding_rows(st: &safetensors::SafeTensors<'_>, buckets: usize, dim: usize) -> Result<Vec<f32>, ClassifierError> {
@@ -549,13 +599,15 @@ fn embedding_rows(st: &safetensors::SafeTensors<'_>, buckets: usize, dim: usize)
     Ok(rows)
 }
 
-/// Serialises parameters and metadata into safetensors bytes: the embedding
-/// as f16 (half the size, no measurable loss), the rest as f32. The bytes
-/// are a pure function of the inputs.
+/// Serialises parameters and metadata into safetensors bytes, all f32; the
+/// embedding's values are rounded to f16 first (no measurable loss; it keeps
+/// the file's values what they were when it was stored as f16), stored as
+/// f32 so that the CPU path can read the built-in file in place (module
+/// docs, "Memory"). The bytes are a pure function of the inputs.
 pub fn to_safetensors(params: &Params, meta: &ModelMeta) -> Result<Vec<u8>, ClassifierError> {
     let cpu = Device::Cpu;
     let mut tensors: Vec<(&str, Tensor)> = vec![
-        ("embedding", params.embedding.to_device(&cpu)?.to_dtype(DType::F16)?),
+        ("embedding", params.embedding.to_device(&cpu)?.to_dtype(DType::F16)?.to_dtype(DType::F32)?),
         ("output.weight", params.out_w.to_device(&cpu)?),
         ("output.bias", params.out_b.to_device(&cpu)?),
     ];

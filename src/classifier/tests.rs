@@ -246,6 +246,23 @@ fn the_shipped_model_loads_and_reads_obvious_lines() {
     m.predict(&["\u{fffd}", "", &"x".repeat(20_000)]);
 }
 
+/// The built-in model is read in place (no finiteness scan at load), so its
+/// values are checked here; and it predicts exactly what a copy does.
+#[test]
+fn the_built_in_embedding_is_read_in_place_finite_and_equal_to_a_copy() {
+    let borrowed = load_default(DeviceChoice::Cpu).unwrap();
+    assert!(matches!(borrowed.emb, std::borrow::Cow::Borrowed(_)), "the built-in embedding was copied");
+    assert_eq!(borrowed.emb.as_ptr() as usize % 8, 0);
+    assert!(borrowed.emb.iter().all(|v| v.is_finite()));
+    // Every value is f16-representable (what `to_safetensors` stores).
+    assert!(borrowed.emb.iter().all(|v| half::f16::from_f32(*v).to_f32() == *v));
+    let copied = ModelClassifier::from_bytes(DEFAULT_MODEL, DeviceChoice::Cpu).unwrap();
+    assert!(matches!(copied.emb, std::borrow::Cow::Owned(_)));
+    assert_eq!(borrowed.emb[..], copied.emb[..]);
+    let window = ["INFO starting", "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"];
+    assert_eq!(borrowed.predict(&window), copied.predict(&window));
+}
+
 #[test]
 fn the_shipped_model_beats_trivial_baselines_on_the_dev_split() {
     let dev = read_jsonl(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/real/dev.jsonl")).unwrap();
