@@ -530,9 +530,22 @@ const ERROR_WORDS: &[&str] = &[
 ];
 
 /// Whether a log line reads like an error report (see [`ERROR_WORDS`]).
+/// A word inside a lowercase snake_case identifier (`exit_on_error`,
+/// `timeout_keep_alive`: option names in the configuration tables and
+/// argument dumps servers print at start-up) does not count; an
+/// upper-case constant (`CUDA_ERROR_OUT_OF_MEMORY`) does.
 pub fn reads_like_error(line: &str) -> bool {
     let lower = line.to_ascii_lowercase();
-    ERROR_WORDS.iter().any(|w| lower.contains(w))
+    let (orig, low) = (line.as_bytes(), lower.as_bytes());
+    ERROR_WORDS.iter().any(|w| {
+        lower.match_indices(w).any(|(at, _)| {
+            let end = at + w.len();
+            let snake = (at > 0 && low[at - 1] == b'_') || low.get(end) == Some(&b'_');
+            // ASCII lowercasing keeps byte offsets, so `orig[at..end]` is
+            // the same word as written.
+            !snake || orig[at..end].iter().any(u8::is_ascii_uppercase)
+        })
+    })
 }
 
 /// The line the classifier reads as most telling for `class`, numbered.

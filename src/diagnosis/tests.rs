@@ -249,6 +249,8 @@ fn error_lines_are_told_from_chatter() {
         "INFO 10-14 21:40:24 llm_engine.py:205] # GPU blocks: 0, # CPU blocks: 512",
         "NVRM: Xid (PCI:0000:3b:00): 79",
         "usage: launch_server.py [-h] --model-path MODEL_PATH",
+        "CUresult CUDA_ERROR_OUT_OF_MEMORY returned",
+        "raise ValueError(f\"on_error={x}: bad value\")",
     ] {
         assert!(reads_like_error(line), "{line}");
     }
@@ -256,6 +258,8 @@ fn error_lines_are_told_from_chatter() {
         "  Device 0: NVIDIA A10G, compute capability 8.6, VMM: yes",
         "Loading safetensors checkpoint shards: 100% Completed | 4/4",
         "INFO:     Application startup complete.",
+        "| exit_on_error                    | 1                                            |",
+        "INFO args: timeout_keep_alive=5, disable_log_requests=False, max_log_len=None",
     ] {
         assert!(!reads_like_error(line), "{line}");
     }
