@@ -549,13 +549,17 @@ async fn a_crash_loop_asks_once_per_workload_and_reading() {
     let (ev, d) = abstention();
     let first = llm.consult_for("llm/uid-1/vllm", &ev, &d).await.unwrap();
     let again = llm.consult_for("llm/uid-1/vllm", &ev, &d).await.unwrap();
-    assert_eq!(first, again);
+    // The same answer, marked reused (the controller counts it as no request).
+    assert!(!first.reused && again.reused);
+    assert_eq!(first, podmedic::llm::Opinion { reused: false, ..again });
     assert_eq!(server.bodies().len(), 1, "the restart reuses the answer");
     llm.consult_for("llm/uid-2/vllm", &ev, &d).await.unwrap();
     assert_eq!(server.bodies().len(), 2, "another workload is asked");
     // Two crashes of one workload at once: one call.
     let (a, b) = tokio::join!(llm.consult_for("llm/uid-3/vllm", &ev, &d), llm.consult_for("llm/uid-3/vllm", &ev, &d));
-    assert_eq!(a, b);
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.reused != b.reused, "one asked, one reused");
+    assert_eq!(podmedic::llm::Opinion { reused: false, ..a }, podmedic::llm::Opinion { reused: false, ..b });
     assert_eq!(server.bodies().len(), 3);
     // Failures are not remembered: the next crash asks again.
     let slow = Hostile::start(Reply::Slow(Duration::from_secs(5), answer("host-oom", &[5])));

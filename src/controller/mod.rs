@@ -43,7 +43,7 @@ use kube::api::Api;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
-use tracing::{info, instrument, warn};
+use tracing::{debug, info, instrument, warn};
 
 use crate::crd::RecoveryProposal;
 use crate::diagnosis::{Classifier, FusionConfig, diagnose};
@@ -351,12 +351,17 @@ pub async fn handle_crash(ctx: &Context, crash: &Crash) -> Result<propose::Outco
         None => None,
     };
     if let Some(op) = &opinion {
-        ctx.metrics
-            .llm_requests
-            .get_or_create(&LlmLabels { outcome: op.outcome.as_str(), trigger: op.trigger.as_str() })
-            .inc();
-        ctx.metrics.llm_request_seconds.observe(op.latency_ms as f64 / 1000.0);
-        info!(outcome = op.outcome.as_str(), model = %op.model, latency_ms = op.latency_ms, reason = op.reason.as_deref().unwrap_or(""), "second opinion");
+        // A reused answer (the same workload's crash loop) was not a request.
+        if op.reused {
+            debug!(outcome = op.outcome.as_str(), "second opinion reused");
+        } else {
+            ctx.metrics
+                .llm_requests
+                .get_or_create(&LlmLabels { outcome: op.outcome.as_str(), trigger: op.trigger.as_str() })
+                .inc();
+            ctx.metrics.llm_request_seconds.observe(op.latency_ms as f64 / 1000.0);
+            info!(outcome = op.outcome.as_str(), model = %op.model, latency_ms = op.latency_ms, reason = op.reason.as_deref().unwrap_or(""), "second opinion");
+        }
         crate::llm::adopt(&mut diagnosis, op);
     }
     ctx.metrics

@@ -95,7 +95,7 @@ impl Llm {
             memo.retain(|(_, at, _)| at.elapsed() < REUSE_FOR);
             if let Some((_, _, op)) = memo.iter().find(|(k, _, _)| *k == key) {
                 tracing::debug!(outcome = op.outcome.as_str(), "reusing the model's earlier answer for this workload");
-                return Some(op.clone());
+                return Some(Opinion { reused: true, ..op.clone() });
             }
         }
         let op = self.consult(ev, d).await?;
@@ -179,6 +179,7 @@ impl Llm {
                 latency_ms,
                 window_lines: req.window.lines.len(),
                 echoes_dropped: req.window.echoes_dropped,
+                reused: false,
                 label: LABEL,
             },
             Err(rejection) => {

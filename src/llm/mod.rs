@@ -160,6 +160,10 @@ pub struct Opinion {
     /// The cited lines with the text that was sent for them.
     #[serde(skip)]
     pub cited: Vec<EvidenceLine>,
+    /// An earlier answer for the same workload and reading, given again
+    /// without a request ([`Llm::consult_for`]); not counted as a request.
+    #[serde(skip)]
+    pub reused: bool,
 }
 
 impl Opinion {
@@ -181,6 +185,7 @@ impl Opinion {
             echoes_dropped: 0,
             label: LABEL,
             cited: Vec::new(),
+            reused: false,
         }
     }
 

@@ -41,6 +41,7 @@ fn opinion(class: FailureClass, trigger: Trigger) -> Opinion {
         latency_ms: 5,
         window_lines: 10,
         echoes_dropped: 0,
+        reused: false,
         label: LABEL,
         cited: vec![EvidenceLine { line: 7, text: "Killed".into() }],
     }
