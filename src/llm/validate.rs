@@ -230,7 +230,6 @@ mod tests {
         Window {
             lines: (10..=14).map(|line| WindowLine { line, text: format!("line {line}") }).collect(),
             echoes_dropped: 0,
-            reused: false,
         }
     }
 
