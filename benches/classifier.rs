@@ -72,15 +72,23 @@ fn main() {
         candle_core::utils::get_num_threads()
     );
 
-    // Model load (parse + validate + f16 -> f32), from the embedded bytes.
+    // Model load as `podmedic` does it (`load_default`: on the CPU the
+    // embedding is read in place from the binary, no copy).
     let choice = bench_device();
-    let model = ModelClassifier::from_bytes(DEFAULT_MODEL, choice).unwrap();
+    let model = podmedic::classifier::load_default(choice).unwrap();
     let device = model.device().clone();
     println!("model on {device:?}{}", model.fallback().map_or(String::new(), |w| format!(" ({w})")));
     let load = time_per_item(if device.is_cpu() { 21 } else { 5 }, 1, || {
-        black_box(ModelClassifier::from_bytes(black_box(DEFAULT_MODEL), choice).unwrap());
+        black_box(podmedic::classifier::load_default(black_box(choice)).unwrap());
     });
     println!("model load ({:.1} MiB file):            {}", DEFAULT_MODEL.len() as f64 / (1 << 20) as f64, us(load));
+    // Baseline 0: the same bytes as a `--model` file is loaded (validated,
+    // the embedding copied to the heap: the layout before it was read in place).
+    let copied = ModelClassifier::from_bytes(DEFAULT_MODEL, choice).unwrap();
+    let load_copy = time_per_item(if device.is_cpu() { 21 } else { 5 }, 1, || {
+        black_box(ModelClassifier::from_bytes(black_box(DEFAULT_MODEL), choice).unwrap());
+    });
+    println!("  baseline: load with a heap copy:       {}", us(load_copy));
 
     // Baseline 1: the featurizer alone.
     let mut scratch = Scratch::default();
@@ -107,6 +115,11 @@ fn main() {
     let b1 = time_per_item(21, n, || {
         for r in &refs {
             black_box(model.predict(r));
+        }
+    });
+    let b1_copy = time_per_item(21, n, || {
+        for r in &refs {
+            black_box(copied.predict(r));
         }
     });
     // Batch 64: featurize 64 windows, then bags + one dense forward for all.
@@ -143,6 +156,7 @@ fn main() {
     }
     println!("model, batch 1 (featurize + predict):  {} per window  ({:.0} windows/s)", us(b1), 1.0 / b1.as_secs_f64());
     println!("  of which bags + dense (no featurize):{} per window", us(fast_only));
+    println!("  baseline: batch 1, heap copy:        {} per window", us(b1_copy));
     println!(
         "model, batch 64 (featurize + predict): {} per window  ({:.0} windows/s)",
         us(b64),
@@ -154,6 +168,7 @@ fn main() {
         println!("  logits on the GPU, batch 64:         {} per window  (no featurize, no softmax)", us(candle64));
     }
     println!("ratio model batch 1 / featurizer:      {:>9.2}x", b1.as_secs_f64() / feat.as_secs_f64());
+    println!("ratio batch 1 in place / heap copy:    {:>9.2}x", b1.as_secs_f64() / b1_copy.as_secs_f64());
     if let Some(scan) = scan {
         println!("ratio model batch 1 / signature scan:  {:>9.2}x", b1.as_secs_f64() / scan.as_secs_f64());
     }
