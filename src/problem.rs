@@ -2,6 +2,7 @@
 //! (signatures, playbooks) and printed by `podmedic check` as
 //! `file:line:col: message`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -43,14 +44,37 @@ impl Problem {
     }
 }
 
+/// Always one line: messages quote the file's own text (names, values),
+/// which may hold newlines or control characters; those are escaped
+/// (`\n`, `\u{1b}`) so that every problem stays one `file:line:col:` line.
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)?;
+        let file = self.file.display().to_string();
+        write!(f, "{}:{}:{}: {}", escaped(&file), self.line, self.column, escaped(&self.message))?;
         if let Some(hint) = &self.hint {
-            write!(f, " (hint: {hint})")?;
+            write!(f, " (hint: {})", escaped(hint))?;
         }
         Ok(())
     }
+}
+
+/// `s` with line breaks, control and other unsafe characters
+/// ([`crate::sanitize::is_unsafe`]) escaped.
+fn escaped(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(crate::sanitize::is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if crate::sanitize::is_unsafe(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Every problem found in one compile pass; never empty.
@@ -113,5 +137,22 @@ pub fn with_read_problems<T>(read: Vec<Problem>, compiled: Result<T, Problems>) 
         Ok(v) if read.is_empty() => Ok(v),
         Ok(_) => Err(Problems(read)),
         Err(Problems(more)) => Err(Problems(read.into_iter().chain(more).collect())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `playbooks_yaml` fuzz target: a parameter name quoted
+    /// from a multi-line YAML value split a problem over several lines.
+    #[test]
+    fn a_problem_quoting_multi_line_text_stays_one_line() {
+        let p = Problem::new(Path::new("b.yaml"), 3, 7, "uses unknown parameter `new\nneeds: [x]\r\u{1b}[31m`")
+            .hint("did you mean `a\nb`?");
+        let shown = Problems(vec![p.clone(), p]).to_string();
+        assert_eq!(shown.lines().count(), 2, "{shown}");
+        assert!(shown.lines().all(|l| l.starts_with("b.yaml:3:7: ")), "{shown}");
+        assert!(shown.contains("`new\\nneeds: [x]\\r\\u{1b}[31m`") && shown.contains("`a\\nb`"), "{shown}");
     }
 }
