@@ -54,7 +54,9 @@ pub fn parse(s: &str) -> Result<f64, QuantityError> {
 pub fn format_bytes(bytes: f64) -> String {
     let b = bytes.max(0.0).ceil() as u128;
     const MI: u128 = 1 << 20;
-    let b = if b.is_multiple_of(1024) { b } else { b.div_ceil(MI) * MI };
+    // (Saturating: a value past u128, from an absurd quantity or an
+    // infinite product, is printed as it is, never overflowed.)
+    let b = if b.is_multiple_of(1024) { b } else { b.div_ceil(MI).checked_mul(MI).unwrap_or(b) };
     for (suffix, unit) in [("Ti", 1u128 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
         if b >= unit && b.is_multiple_of(unit) {
             return format!("{}{suffix}", b / unit);
@@ -66,6 +68,18 @@ pub fn format_bytes(bytes: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `tests/no_panic.rs` (`workloads_and_nodes_into_plans`): a
+    /// workload's huge memory value overflowed the rounding to `Mi`.
+    #[test]
+    fn huge_and_non_finite_byte_counts_are_formatted_without_overflow() {
+        for b in [f64::MAX, f64::INFINITY, 1e38, 3.4e38, f64::NAN, -1.0] {
+            let s = format_bytes(b);
+            assert!(!s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()), "{b}: {s}");
+        }
+        assert_eq!(format_bytes(f64::INFINITY), u128::MAX.to_string());
+        assert_eq!(format_bytes(1.5 * 1048576.0 + 1.0), "2Mi");
+    }
 
     #[test]
     fn parses_binary_decimal_and_exponent_forms() {
