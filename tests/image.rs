@@ -1099,11 +1099,16 @@ async fn run_on_plane(
     let mut pod = Pid1::start(&sandbox, env, listen, &identity, log)?;
     let res = async {
         // PID 1 of its own namespace, uid 65532 inside its user namespace.
-        let pid = poll_sync("podmedic to start", || pod.host_pid().ok())?;
+        // unshare may write the user namespace's uid map just after its
+        // child starts: wait for the map, then check it.
+        let (pid, uid_map) = poll_sync("podmedic to start with its uid map written", || {
+            let pid = pod.host_pid().ok()?;
+            let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).ok()?;
+            (!map.trim().is_empty()).then_some((pid, map))
+        })?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
         let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:")).context("NSpid")?;
         ensure!(nspid.split_whitespace().last() == Some("1"), "not PID 1 in its namespace: NSpid{nspid}");
-        let uid_map = std::fs::read_to_string(format!("/proc/{pid}/uid_map"))?;
         ensure!(uid_map.split_whitespace().next() == Some("65532"), "uid_map: {uid_map}");
 
         cluster::poll(&format!("{identity} to hold the Lease"), TIMEOUT, || async {
