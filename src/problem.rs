@@ -2,9 +2,10 @@
 //! (signatures, playbooks) and printed by `podmedic check` as
 //! `file:line:col: message`.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use crate::sanitize::escaped_line;
 
 /// One thing wrong with a configuration file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,31 +51,12 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let file = self.file.display().to_string();
-        write!(f, "{}:{}:{}: {}", escaped(&file), self.line, self.column, escaped(&self.message))?;
+        write!(f, "{}:{}:{}: {}", escaped_line(&file), self.line, self.column, escaped_line(&self.message))?;
         if let Some(hint) = &self.hint {
-            write!(f, " (hint: {})", escaped(hint))?;
+            write!(f, " (hint: {})", escaped_line(hint))?;
         }
         Ok(())
     }
-}
-
-/// `s` with line breaks, control and other unsafe characters
-/// ([`crate::sanitize::is_unsafe`]) escaped.
-fn escaped(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(crate::sanitize::is_unsafe) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if crate::sanitize::is_unsafe(c) => out.extend(c.escape_unicode()),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// Every problem found in one compile pass; never empty.

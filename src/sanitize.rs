@@ -54,6 +54,27 @@ pub fn one_line(s: &str) -> Cow<'_, str> {
     Cow::Owned(s.chars().map(|c| if is_unsafe(c) { ' ' } else { c }).collect())
 }
 
+/// `s` on one line with nothing lost: line breaks become `\n`, `\r`, `\t`
+/// and every other unsafe character its `\u{..}` escape (for diagnostics
+/// such as `podmedic check`, which quote a file's own text). Borrowed when
+/// nothing changes.
+pub fn escaped_line(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_unsafe(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `s` keeping its newlines (as `\n`), every other unsafe character a space.
 pub fn multi_line(s: &str) -> String {
     s.chars()
@@ -236,6 +257,7 @@ mod tests {
         fn outputs_are_inert(s in "\\PC{0,80}|[\\x00-\\x7f]{0,80}|.{0,40}") {
             let ok = |t: &str, newlines: bool| t.chars().all(|c| c == JOINER || (newlines && c == '\n') || !is_unsafe(c));
             prop_assert!(ok(&one_line(&s), false));
+            prop_assert!(ok(&escaped_line(&s), false));
             prop_assert!(ok(&slack_inline(&s), false));
             prop_assert!(ok(&markdown_inline(&s), false));
             let sc = slack_code(&s);
