@@ -67,7 +67,7 @@ impl Default for TrainConfig {
             batch: 32,
             lr: 0.01,
             weight_decay: 0.0001,
-            feature_dropout: 0.5,
+            feature_dropout: 0.9,
             line_weight: 0.0,
             seed: 20260101,
         }
