@@ -286,7 +286,7 @@ fn diagnose_raw(
     model: Option<&dyn Classifier>,
     config: &FusionConfig,
 ) -> Diagnosis {
-    let hits = signatures.scan_tail(&ev.log);
+    let (hits, suppressed) = signatures.scan_tail_with_suppressed(&ev.log);
     let facts = fact_signals(ev);
     let sigs = signatures.signatures();
 
@@ -345,7 +345,15 @@ fn diagnose_raw(
         && sig_class != Some(mc)
     {
         let line = telling_line(ev, m, mc);
-        if p >= config.model_needs_error_line_below || line.as_ref().is_some_and(|l| reads_like_error(&l.text)) {
+        // A line the library knows to be a consequence in this log (a hit of
+        // a signature of that class left out by its `unless:` context, e.g.
+        // SGLang's own `Killed` after a child failed) is no evidence of it.
+        let known_consequence = line
+            .as_ref()
+            .is_some_and(|l| suppressed.iter().any(|h| h.line_no == l.line && sigs[h.signature].class == mc));
+        if known_consequence {
+            model_says = None;
+        } else if p >= config.model_needs_error_line_below || line.as_ref().is_some_and(|l| reads_like_error(&l.text)) {
             model_line = line;
         } else {
             model_says = None;
@@ -367,7 +375,9 @@ fn diagnose_raw(
 
     let mut alternatives: Vec<Alternative> = FailureClass::ALL
         .iter()
-        .filter(|c| **c != class && scores[c.index()] > 0.0)
+        // `unknown` is never a runner-up: its signatures name causes
+        // outside the classes, which have no playbook to propose.
+        .filter(|c| **c != class && **c != FailureClass::Unknown && scores[c.index()] > 0.0)
         .map(|c| Alternative::new(*c, round3(scores[c.index()])))
         .collect();
     alternatives.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -682,23 +692,48 @@ fn unknown(
     model: Option<ModelOpinion>,
 ) -> Diagnosis {
     let sigs = signatures.signatures();
-    let evidence = hits.iter().take(5).map(|h| EvidenceLine { line: h.line_no, text: h.text.clone() }).collect();
+    // A signature of class `unknown` names a cause outside the failure
+    // classes (a missing Python module, an old CPU, a kernel bug): the
+    // strongest one is the subclass and the summary, and its lines come first.
+    let outside = hits
+        .iter()
+        .filter(|h| sigs[h.signature].class == FailureClass::Unknown)
+        .max_by(|a, b| sigs[a.signature].weight.total_cmp(&sigs[b.signature].weight).then(b.line_no.cmp(&a.line_no)));
+    let mut ordered: Vec<&Hit> = hits.iter().collect();
+    if let Some(o) = outside {
+        ordered.sort_by_key(|h| (sigs[h.signature].class != FailureClass::Unknown, h.line_no != o.line_no));
+    }
+    let mut evidence: Vec<EvidenceLine> = Vec::new();
+    for h in ordered {
+        if evidence.len() >= 5 {
+            break;
+        }
+        if !evidence.iter().any(|e| e.line == h.line_no) {
+            evidence.push(EvidenceLine { line: h.line_no, text: h.text.clone() });
+        }
+    }
     let exit = ev
         .container
         .as_ref()
         .and_then(|c| c.last_termination.as_ref())
         .map(|t| format!(" The container last exited with code {}.", t.exit_code))
         .unwrap_or_default();
-    let summary = match alternatives.first() {
-        Some(a) => format!(
+    let summary = match (outside, alternatives.first()) {
+        (Some(o), _) => format!(
+            "The log names a cause outside podmedic's failure classes, with no fix to propose: {} (line {}).{exit}",
+            sigs[o.signature].title, o.line_no
+        ),
+        (None, Some(a)) => format!(
             "No cause is certain enough to act on; the strongest hint is {} (score {:.2}).{exit}",
             a.class, a.score
         ),
-        None => format!("No known failure signature was found in the last {} log lines.{exit}", ev.log.lines.len()),
+        (None, None) => {
+            format!("No known failure signature was found in the last {} log lines.{exit}", ev.log.lines.len())
+        }
     };
     Diagnosis {
         class: FailureClass::Unknown,
-        subclass: String::new(),
+        subclass: outside.map(|o| sigs[o.signature].subclass.clone()).unwrap_or_default(),
         confidence: 0.0,
         source: Source::None,
         evidence,

@@ -289,3 +289,57 @@ fn echoed_prompts_are_not_evidence() {
     );
     assert_eq!(d.class, FailureClass::GpuHardwareFault);
 }
+
+/// Signatures of class `unknown` name causes outside the classes: the
+/// diagnosis stays `unknown`, says which cause, and a sure model cannot
+/// turn it into a class; a class signature of about the same weight still
+/// wins on root-cause rank, and `unknown` is never listed as a runner-up.
+#[test]
+fn causes_outside_the_classes_keep_the_answer_unknown() {
+    let yaml = [
+        sig("xid", "gpu-hardware-fault", "NVRM: Xid", r"NVRM: Xid", 0.95, "NVRM: Xid 79"),
+        sig(
+            "modmissing",
+            "unknown",
+            "ModuleNotFoundError",
+            r"ModuleNotFoundError: No module named",
+            0.85,
+            "ModuleNotFoundError: No module named x",
+        ),
+        sig("weak", "config-error", "deprecated flag", r"deprecated flag", 0.3, "deprecated flag"),
+    ]
+    .concat();
+    let set = SignatureSet::compile([(Path::new("t.yaml"), format!("signatures:\n{yaml}").leak() as &str)]).unwrap();
+    let cfg = FusionConfig::default();
+    let log = "INFO boot\nWARNING deprecated flag --foo\nModuleNotFoundError: No module named 'weights_loader'";
+    let model = Pointing(FailureClass::WeightLoadFailure, 0.95, "weights_loader");
+    let d = diagnose(&ev(log), &set, Some(&model), &cfg);
+    assert_eq!((d.class, d.subclass.as_str(), d.source), (FailureClass::Unknown, "modmissing", Source::None));
+    assert!(
+        d.summary.contains("outside podmedic's failure classes") && d.summary.contains("(line 3)"),
+        "{}",
+        d.summary
+    );
+    assert_eq!(d.evidence[0].line, 3, "the outside cause's line comes first: {:?}", d.evidence);
+    assert!(d.alternatives.iter().all(|a| a.class != FailureClass::Unknown), "{:?}", d.alternatives);
+    // A class signature as strong as the outside cause wins by rank.
+    let d = diagnose(&ev(&format!("{log}\nNVRM: Xid 79")), &set, Some(&model), &cfg);
+    assert_eq!(d.class, FailureClass::GpuHardwareFault);
+    assert!(d.alternatives.iter().all(|a| a.class != FailureClass::Unknown), "{:?}", d.alternatives);
+}
+
+/// A line that a signature's `unless:` context marks as a consequence in
+/// this log is no evidence for the model either.
+#[test]
+fn the_model_cannot_claim_a_line_the_library_knows_is_a_consequence() {
+    let yaml = "signatures:\n  - id: killed\n    class: host-oom\n    subclass: killed\n    title: \"killed\"\n    servers: [any]\n    anchors: [\"Killed\"]\n    regex: '^Killed$'\n    weight: 0.7\n    references: [\"test\"]\n    unless: [\"Received sigquit from a child\"]\n    examples:\n      match: [\"Killed\"]\n      no_match: [\"INFO all good\"]\n";
+    let set = SignatureSet::compile([(Path::new("t.yaml"), yaml)]).unwrap();
+    let cfg = FusionConfig::default();
+    let model = Pointing(FailureClass::HostOom, 0.8, "Killed");
+    let sglang = "AttributeError: 'NoneType' object has no attribute 'get'\nReceived sigquit from a child process. It usually means the child failed.\nKilled";
+    let d = diagnose(&ev(sglang), &set, Some(&model), &cfg);
+    assert_eq!(d.class, FailureClass::Unknown, "{}", d.summary);
+    // Without that context the same model may rescue the bare line.
+    let d = diagnose(&ev("loading shard 3/8\nsomething else\nKilled"), &SignatureSet::empty(), Some(&model), &cfg);
+    assert_eq!(d.class, FailureClass::HostOom);
+}

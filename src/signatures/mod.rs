@@ -486,6 +486,13 @@ impl SignatureSet {
 
     /// Every hit in a log tail, with line numbers and owned captures.
     pub fn scan_tail(&self, tail: &logtext::LogTail) -> Vec<Hit> {
+        self.scan_tail_with_suppressed(tail).0
+    }
+
+    /// [`SignatureSet::scan_tail`], and apart the hits left out because
+    /// their signature's `unless:` context is in the log: lines the library
+    /// knows to be a consequence there, not evidence of their class.
+    pub fn scan_tail_with_suppressed(&self, tail: &logtext::LogTail) -> (Vec<Hit>, Vec<Hit>) {
         let buf = tail.joined();
         let mut scratch = self.scratch();
         let mut hits = Vec::new();
@@ -516,9 +523,11 @@ impl SignatureSet {
                 }
             }
             let present = |f: &str| memchr::memmem::find(&lower, f.as_bytes()).is_some();
-            hits.retain(|h| !self.sigs[h.signature].unless.iter().any(|f| present(f)));
+            let (kept, suppressed) =
+                hits.into_iter().partition(|h| !self.sigs[h.signature].unless.iter().any(|f| present(f)));
+            return (kept, suppressed);
         }
-        hits
+        (hits, Vec::new())
     }
 
     /// Number of lines of `buf` matched by at least one signature (the
