@@ -19,6 +19,14 @@
 //! 5. **Abstain.** Below [`FusionConfig::abstain_below`] the answer is
 //!    `unknown` with source `none`; the runner-up classes are still reported.
 //!
+//! Signatures of class `unknown` (`patterns/outside.yaml`) name causes
+//! outside the classes: they score like any other (ranking last among
+//! near-best classes), so a strong one keeps the answer `unknown` whatever
+//! the model says; the diagnosis then names that cause (subclass, summary,
+//! first evidence line) and `unknown` is never listed as a runner-up. A hit
+//! left out by its signature's `unless:` context is no evidence for the
+//! model either: the model cannot claim that class on that line.
+//!
 //! With no signature library (`--engine model`) the classifier's top class
 //! decides at or above [`FusionConfig::model_alone`] instead, a threshold
 //! tuned for the model on its own.
