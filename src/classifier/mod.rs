@@ -27,16 +27,18 @@
 //! [`FailureClass`] still loads: its outputs are mapped by class name and
 //! the new class gets probability 0.
 //!
-//! Memory: the file stores the embedding (65,536 × 32) as f32 holding
-//! f16-rounded values. On the CPU the built-in model's embedding is read in
-//! place, straight from the binary's read-only data (8-byte aligned, little
-//! endian): no copy is made, and only the pages of the rows that the logs
-//! seen so far hashed to are ever touched, so they are all that the process
-//! holds of it (clean, file-backed pages the kernel can reclaim; 8 MiB at
-//! the very most). A `--model` file is copied into one f32 vector.
+//! Memory: the file stores the embedding (65,536 × 32) as f16 (4 MiB; the
+//! dense layers as f32). On the CPU the built-in model's embedding is read
+//! in place, straight from the binary's read-only data (aligned, little
+//! endian), each row widened to f32 as it is added into a bag: no copy is
+//! made, and only the pages of the rows that the logs seen so far hashed to
+//! are ever touched, so they are all that the process holds of it (clean,
+//! file-backed pages the kernel can reclaim; 4 MiB at the very most, half
+//! of what the same rows took as f32). A `--model` file is copied into one
+//! f32 vector.
 //!
 //! What runs where: on the CPU (the default), featurization and the
-//! embedding-bag sums are plain Rust over the embedding tensor's data; the
+//! embedding-bag sums are plain Rust over the embedding's rows; the
 //! dense layers, max pooling and softmax are candle ops. On CUDA every step
 //! is a candle op on the GPU (`index_select`/`index_add` for the bags).
 
@@ -49,7 +51,6 @@ pub mod loso;
 pub mod model;
 pub mod train;
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -61,7 +62,7 @@ use candle_core::{DType, Device, Tensor};
 use crate::class::FailureClass;
 use crate::diagnosis::Classifier;
 use featurize::{Featurizer, Scratch, WindowFeatures};
-use model::{Batch, Dense, FORMAT, META_KEY, ModelMeta, Params};
+use model::{Batch, Dense, EmbView, FORMAT, META_KEY, ModelMeta, Params};
 
 /// Bytes aligned to 8, so that an f32 tensor in them can be read in place.
 #[repr(C, align(8))]
@@ -192,10 +193,27 @@ pub struct ModelClassifier {
     device: Device,
     /// Why `--device auto` runs on the CPU, when it does.
     fallback: Option<String>,
-    /// The embedding's data, row-major, for the CPU bag sums (empty on
-    /// CUDA): borrowed from the binary for the built-in model, else a copy.
-    emb: Cow<'static, [f32]>,
+    /// The embedding's rows for the CPU bag sums (empty on CUDA).
+    emb: EmbRows,
     dense: Dense,
+}
+
+/// The embedding's rows, row-major, for the CPU bag sums.
+#[derive(Debug)]
+enum EmbRows {
+    /// The built-in file's f16 rows, read in place from the binary.
+    BuiltIn(&'static [half::f16]),
+    /// A copy as f32 (a `--model` file; empty on CUDA).
+    Owned(Vec<f32>),
+}
+
+impl EmbRows {
+    fn view(&self) -> EmbView<'_> {
+        match self {
+            EmbRows::BuiltIn(v) => EmbView::F16(v),
+            EmbRows::Owned(v) => EmbView::F32(v),
+        }
+    }
 }
 
 thread_local! {
@@ -278,8 +296,8 @@ impl ModelClassifier {
             // Straight from the file's bytes into the one f32 copy the bag
             // sums read: no intermediate tensors.
             let emb = match in_place.and_then(|b| embedding_in_place(b, buckets, cfg.dim)) {
-                Some(rows) => Cow::Borrowed(rows),
-                None => Cow::Owned(embedding_rows(&st, buckets, cfg.dim)?),
+                Some(rows) => EmbRows::BuiltIn(rows),
+                None => EmbRows::Owned(embedding_rows(&st, buckets, cfg.dim)?),
             };
             let params =
                 Params { embedding: Tensor::zeros((0, cfg.dim), DType::F32, &Device::Cpu)?, hidden, out_w, out_b };
@@ -308,7 +326,7 @@ impl ModelClassifier {
             out_w: cpu.out_w.to_device(&device)?,
             out_b: cpu.out_b.to_device(&device)?,
         };
-        let emb = Cow::Borrowed(&[][..]);
+        let emb = EmbRows::Owned(Vec::new());
         Ok(ModelClassifier {
             featurizer: Featurizer::new(meta.featurizer),
             meta,
@@ -330,9 +348,9 @@ impl ModelClassifier {
         if let Some(p) = self.full.get() {
             return Ok(p);
         }
-        let rows = self.emb.len() / self.meta.model.dim.max(1);
+        let rows = self.emb.view().len() / self.meta.model.dim.max(1);
         let full = Params {
-            embedding: Tensor::from_slice(&self.emb, (rows, self.meta.model.dim), &Device::Cpu)?,
+            embedding: Tensor::from_vec(self.emb.view().to_f32_vec(), (rows, self.meta.model.dim), &Device::Cpu)?,
             ..self.params.clone()
         };
         Ok(self.full.get_or_init(|| full))
@@ -372,7 +390,13 @@ impl ModelClassifier {
     /// Probabilities for an already featurized window.
     pub fn predict_features(&self, wf: &WindowFeatures) -> Result<[f32; FailureClass::COUNT], ClassifierError> {
         if self.device.is_cpu() {
-            return Ok(Params::forward_fast(&self.meta.model, &self.emb, &self.dense, wf, self.meta.temperature)?);
+            return Ok(Params::forward_fast(
+                &self.meta.model,
+                self.emb.view(),
+                &self.dense,
+                wf,
+                self.meta.temperature,
+            )?);
         }
         let logits = self.logits_batch(&[wf])?;
         let probs = candle_nn::ops::softmax(&(logits / f64::from(self.meta.temperature))?, candle_core::D::Minus1)?;
@@ -394,7 +418,7 @@ impl ModelClassifier {
             let batch = Batch::new(windows, cfg.arch, &Device::Cpu, || true)?;
             let (ids, seg, scale) = &batch.host;
             let mut bags = vec![0f32; batch.windows * batch.rows * cfg.dim];
-            model::bag_sums(&self.emb, cfg.dim, ids, seg, scale, &mut bags);
+            model::bag_sums(self.emb.view(), cfg.dim, ids, seg, scale, &mut bags);
             let bags = Tensor::from_vec(bags, (batch.windows * batch.rows, cfg.dim), &Device::Cpu)?;
             self.params.head(cfg, &bags, &batch)?
         } else {
@@ -448,12 +472,7 @@ impl ModelClassifier {
         for r in 0..rows {
             let ids = wf.line(r);
             let sc = 1.0 / ids.len().max(1) as f32;
-            for &id in ids {
-                let src = &self.emb[id as usize * dim..(id as usize + 1) * dim];
-                for (d, e) in bags[r * dim..(r + 1) * dim].iter_mut().zip(src) {
-                    *d += e * sc;
-                }
-            }
+            self.emb.view().add_rows(ids, sc, &mut bags[r * dim..(r + 1) * dim]);
         }
         let x = Tensor::from_vec(bags, (rows, dim), &Device::Cpu)?;
         let z = match &self.dense.w1t {
@@ -555,20 +574,21 @@ fn to_build_classes(
     Ok((Tensor::from_vec(nw, (heads * n, pooled), &Device::Cpu)?, Tensor::from_vec(nb, heads * n, &Device::Cpu)?))
 }
 
-/// The `embedding` tensor of compiled-in model bytes as row-major f32, read
-/// in place: `None` unless it is f32 with the expected shape, 4-byte aligned
-/// and this machine is little-endian (the caller then copies it).
-fn embedding_in_place(bytes: &'static [u8], buckets: usize, dim: usize) -> Option<&'static [f32]> {
+/// The `embedding` tensor of compiled-in model bytes as row-major f16, read
+/// in place: `None` unless it is f16 with the expected shape, 2-byte aligned
+/// and this machine is little-endian (the caller then copies it as f32).
+fn embedding_in_place(bytes: &'static [u8], buckets: usize, dim: usize) -> Option<&'static [half::f16]> {
+    use half::slice::HalfBitsSliceExt;
     if !cfg!(target_endian = "little") {
         return None;
     }
     let st = safetensors::SafeTensors::deserialize(bytes).ok()?;
     let view = st.tensor("embedding").ok()?;
-    if view.dtype() != safetensors::Dtype::F32 || view.shape() != [buckets, dim] {
+    if view.dtype() != safetensors::Dtype::F16 || view.shape() != [buckets, dim] {
         return None;
     }
-    let rows: &'static [f32] = bytemuck::try_cast_slice(view.data()).ok()?;
-    (rows.len() == buckets * dim).then_some(rows)
+    let bits: &'static [u16] = bytemuck::try_cast_slice(view.data()).ok()?;
+    (bits.len() == buckets * dim).then(|| bits.reinterpret_cast::<half::f16>())
 }
 
 /// The `embedding` tensor of a model file as row-major f32, checked for
@@ -599,15 +619,14 @@ fn embedding_rows(st: &safetensors::SafeTensors<'_>, buckets: usize, dim: usize)
     Ok(rows)
 }
 
-/// Serialises parameters and metadata into safetensors bytes, all f32; the
-/// embedding's values are rounded to f16 first (no measurable loss; it keeps
-/// the file's values what they were when it was stored as f16), stored as
-/// f32 so that the CPU path can read the built-in file in place (module
-/// docs, "Memory"). The bytes are a pure function of the inputs.
+/// Serialises parameters and metadata into safetensors bytes: the embedding
+/// as f16 (no measurable loss; the CPU path reads the built-in file's rows
+/// in place, module docs, "Memory"), the dense layers as f32. The bytes are
+/// a pure function of the inputs.
 pub fn to_safetensors(params: &Params, meta: &ModelMeta) -> Result<Vec<u8>, ClassifierError> {
     let cpu = Device::Cpu;
     let mut tensors: Vec<(&str, Tensor)> = vec![
-        ("embedding", params.embedding.to_device(&cpu)?.to_dtype(DType::F16)?.to_dtype(DType::F32)?),
+        ("embedding", params.embedding.to_device(&cpu)?.to_dtype(DType::F16)?),
         ("output.weight", params.out_w.to_device(&cpu)?),
         ("output.bias", params.out_b.to_device(&cpu)?),
     ];

@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use super::data::Example;
 use super::featurize::{Featurizer, FeaturizerConfig, Scratch, WindowFeatures};
-use super::model::{Arch, Batch, FORMAT, ModelConfig, ModelMeta, Params, bag_sums, head_rows};
+use super::model::{Arch, Batch, EmbView, FORMAT, ModelConfig, ModelMeta, Params, bag_sums, head_rows};
 use super::{ClassifierError, DeviceChoice, ModelClassifier, to_safetensors};
 use crate::class::FailureClass;
 
@@ -300,7 +300,7 @@ pub fn train(
             let batch = Batch::new(&windows, m.arch, &device, || rng.next_f32() >= p)?;
             let (ids, seg, scale) = &batch.host;
             let mut bags = vec![0f32; batch.windows * batch.rows * dim];
-            bag_sums(&emb.theta, dim, ids, seg, scale, &mut bags);
+            bag_sums(EmbView::F32(&emb.theta), dim, ids, seg, scale, &mut bags);
             let bags = Var::from_tensor(&Tensor::from_vec(bags, (batch.windows * batch.rows, dim), &device)?)?;
             let target =
                 Tensor::from_vec(chunk.iter().map(|&i| labels[i]).collect::<Vec<u32>>(), chunk.len(), &device)?;
