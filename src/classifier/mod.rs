@@ -64,7 +64,8 @@ use crate::diagnosis::Classifier;
 use featurize::{Featurizer, Scratch, WindowFeatures};
 use model::{Batch, Dense, EmbView, FORMAT, META_KEY, ModelMeta, Params};
 
-/// Bytes aligned to 8, so that an f32 tensor in them can be read in place.
+/// Bytes aligned to 8, so that a tensor in them (the f16 embedding) can be
+/// read in place.
 #[repr(C, align(8))]
 struct Aligned<B: ?Sized>(B);
 
@@ -293,8 +294,9 @@ impl ModelClassifier {
         let (out_w, out_b) = to_build_classes(&file_classes, heads, out_w, out_b)?;
         meta.classes = FailureClass::ALL.iter().map(|c| c.as_str().to_owned()).collect();
         if device.is_cpu() {
-            // Straight from the file's bytes into the one f32 copy the bag
-            // sums read: no intermediate tensors.
+            // The built-in file's f16 rows where they lie; a `--model` file
+            // straight from its bytes into the one f32 copy the bag sums
+            // read: no intermediate tensors.
             let emb = match in_place.and_then(|b| embedding_in_place(b, buckets, cfg.dim)) {
                 Some(rows) => EmbRows::BuiltIn(rows),
                 None => EmbRows::Owned(embedding_rows(&st, buckets, cfg.dim)?),

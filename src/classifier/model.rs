@@ -19,9 +19,9 @@
 //!   use it.
 //! - [`Params::forward_fast`]: the CPU inference path. The embedding bag is a
 //!   gather-and-sum in plain Rust over the embedding's rows ([`EmbView`]:
-//!   the built-in file's f16 rows in place, or an f32 copy); the dense part (hidden layer, ReLU, max pool, output
-//!   layer, softmax) runs as candle ops on the CPU device. A test checks
-//!   both agree.
+//!   the built-in file's f16 rows in place, or an f32 copy); the dense part
+//!   (hidden layer, ReLU, max pool, output layer, softmax) runs as candle
+//!   ops on the CPU device. A test checks both agree.
 
 use candle_core::{D, DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
