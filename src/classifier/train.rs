@@ -17,10 +17,10 @@
 //! may pick different SIMD paths in the matmul kernel and differ in the
 //! last bits.
 //!
-//! After training the weights are serialised (the embedding rounded to f16,
-//! stored as f32), loaded back, and the softmax temperature is fitted on the
-//! dev split by grid search on its negative log-likelihood, so that what is
-//! evaluated and shipped is exactly what the file holds.
+//! After training the weights are serialised (embedding as f16), loaded back,
+//! and the softmax temperature is fitted on the dev split by grid search on
+//! its negative log-likelihood, so that what is evaluated and shipped is
+//! exactly what the file holds.
 
 use std::time::Instant;
 
@@ -372,7 +372,7 @@ pub fn train(
     };
     let mut dev_nll = None;
     if let Some(dev) = dev.filter(|d| !d.is_empty()) {
-        // Fit the temperature on the model as it will be shipped (f16-rounded embedding).
+        // Fit the temperature on the model as it will be shipped (f16 embedding).
         let bytes = to_safetensors(&params, &meta)?;
         let shipped = ModelClassifier::from_bytes(&bytes, DeviceChoice::Cpu)?;
         let dev_feats = featurize_all(&featurizer, dev);
