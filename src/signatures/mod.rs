@@ -217,7 +217,8 @@ impl SignatureSet {
 
     /// The embedded library for a long-running process: parsed and its
     /// fields checked, but regexes are compiled only when an anchor first
-    /// hits and examples are not run. Compiling all of them and running their
+    /// hits, examples are not run, and each signature's `examples`,
+    /// `near_misses` and `references` are left empty. Compiling all of them and running their
     /// examples costs ~40 MiB that a controller would keep for nothing;
     /// `podmedic check` and the test suite do both for the library a binary
     /// embeds.
@@ -225,12 +226,16 @@ impl SignatureSet {
         Self::compile_with(crate::embedded::PATTERNS.iter().map(|(f, t)| (Path::new(*f), *t)), false)
     }
 
-    /// Drops every compiled regex and its caches; each is compiled again
-    /// when it is next needed. For long-running processes, after a checked
-    /// load.
+    /// Drops every compiled regex and its caches (each is compiled again
+    /// when it is next needed) and the examples and references, as
+    /// [`SignatureSet::embedded_lazy`] leaves them. For long-running
+    /// processes, after a checked load.
     pub fn release_compiled(&mut self) {
         for s in &mut self.sigs {
             s.regex = OnceLock::new();
+            s.examples = Vec::new();
+            s.near_misses = Vec::new();
+            s.references = Vec::new();
         }
     }
 
@@ -665,10 +670,17 @@ fn compile_one(file: &Path, spec: &SignatureSpec, eager: bool, problems: &mut Ve
         summary: spec.summary.as_ref().map(|s| s.value.clone()),
         servers: spec.servers.value.clone(),
         weight: w,
-        references: spec.references.value.clone(),
+        // A lazy (long-running) set keeps no examples or references: only
+        // `podmedic check`, the tests and training read them, from a checked
+        // set, and over a thousand signatures they are ~0.6 MiB of heap.
+        references: if eager { spec.references.value.clone() } else { Vec::new() },
         origin: Origin { file: file.to_owned(), line: spec.id.referenced.line() },
-        examples: spec.examples.value.matching.iter().map(|e| e.line().to_owned()).collect(),
-        near_misses: spec.examples.value.no_match.clone(),
+        examples: if eager {
+            spec.examples.value.matching.iter().map(|e| e.line().to_owned()).collect()
+        } else {
+            Vec::new()
+        },
+        near_misses: if eager { spec.examples.value.no_match.clone() } else { Vec::new() },
         unless,
         pattern: spec.regex.value.clone(),
         regex: regex.map(OnceLock::from).unwrap_or_default(),
