@@ -80,15 +80,15 @@ pub struct Signature {
     pub servers: Vec<String>,
     /// How surely one matching line means `class`, in (0, 1].
     pub weight: f64,
-    /// Where the wording comes from.
+    /// Where the wording comes from (empty in a lazy set).
     pub references: Vec<String>,
     /// Where it was defined.
     pub origin: Origin,
     /// Its positive example lines (documentation, benchmarks, classifier
-    /// training).
+    /// training; empty in a lazy set).
     pub examples: Vec<String>,
     /// Its `no_match` examples: healthy lines that share its words (the
-    /// classifier trains on them as `unknown`).
+    /// classifier trains on them as `unknown`; empty in a lazy set).
     pub near_misses: Vec<String>,
     /// Fragments (lower-cased) that elsewhere in a log tail cancel its hits.
     pub unless: Vec<String>,
@@ -218,8 +218,9 @@ impl SignatureSet {
     /// The embedded library for a long-running process: parsed and its
     /// fields checked, but regexes are compiled only when an anchor first
     /// hits, examples are not run, and each signature's `examples`,
-    /// `near_misses` and `references` are left empty. Compiling all of them and running their
-    /// examples costs ~40 MiB that a controller would keep for nothing;
+    /// `near_misses` and `references` are left empty. Compiling all of
+    /// them and running their examples costs ~40 MiB that a controller
+    /// would keep for nothing;
     /// `podmedic check` and the test suite do both for the library a binary
     /// embeds.
     pub fn embedded_lazy() -> Result<Self, Problems> {
