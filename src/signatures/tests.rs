@@ -182,6 +182,17 @@ fn the_lazy_library_matches_like_the_checked_one() {
 }
 
 #[test]
+fn a_long_running_set_keeps_no_examples_or_references() {
+    let empty = |s: &Signature| s.examples.is_empty() && s.near_misses.is_empty() && s.references.is_empty();
+    let checked = SignatureSet::embedded().unwrap();
+    assert!(checked.signatures().iter().all(|s| !s.examples.is_empty() && !s.references.is_empty()));
+    assert!(SignatureSet::embedded_lazy().unwrap().signatures().iter().all(empty));
+    let mut released = checked.clone();
+    released.release_compiled();
+    assert!(released.signatures().iter().all(empty));
+}
+
+#[test]
 fn unless_context_cancels_a_consequence_line() {
     let yaml = r#"
 signatures:
