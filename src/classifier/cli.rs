@@ -357,7 +357,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
                 "results": res,
                 "model_ece": ece,
                 "by": groups.iter().map(|(g, rows)| serde_json::json!({"by": g.name(), "rows": rows})).collect::<Vec<_>>(),
-                "tuned": tuned.iter().map(|(c, f1, acc)| serde_json::json!({"config": format!("{c:?}"), "macro_f1": f1, "accuracy": acc})).collect::<Vec<_>>(),
+                "tuned": tuned.iter().map(|(c, f1, acc, unk)| serde_json::json!({"config": format!("{c:?}"), "macro_f1": f1, "accuracy": acc, "unknown_precision": unk})).collect::<Vec<_>>(),
                 "model_alone": alone.iter().map(|(t, f1, acc)| serde_json::json!({"threshold": t, "macro_f1": f1, "accuracy": acc})).collect::<Vec<_>>(),
                 "llm": llm_here.map(|r| serde_json::json!({
                     "model": r.model, "windows": r.windows, "abstained": r.abstained, "disagreed": r.disagreed,
@@ -383,9 +383,9 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
                     println!("\naccuracy by {}:\n{}", g.name(), render_groups(g.name(), &names, rows));
                 }
                 if !tuned.is_empty() {
-                    println!("\nbest fusion settings on these windows (fused accuracy, macro-F1):");
-                    for (c, f1, acc) in tuned.iter().take(10) {
-                        println!("  {acc:.4} {f1:.4}  {c:?}");
+                    println!("\nbest fusion settings on these windows (fused accuracy, macro-F1, `unknown` precision):");
+                    for (c, f1, acc, unk) in tuned.iter().take(10) {
+                        println!("  {acc:.4} {f1:.4} {unk:.4}  {c:?}");
                     }
                     println!("\nmodel alone by model_alone threshold (macro-F1, accuracy):");
                     for (t, f1, acc) in &alone {

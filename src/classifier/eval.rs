@@ -291,16 +291,16 @@ pub fn tune_fusion(
     signatures: &SignatureSet,
     model: &[Cached],
     candidates: &[FusionConfig],
-) -> Vec<(FusionConfig, f64, f64)> {
+) -> Vec<(FusionConfig, f64, f64, f64)> {
     let evidence: Vec<_> = examples.iter().map(Example::evidence).collect();
-    let mut out: Vec<(FusionConfig, f64, f64)> = candidates
+    let mut out: Vec<(FusionConfig, f64, f64, f64)> = candidates
         .iter()
         .map(|cfg| {
             let mut c = Confusion::default();
             for (i, e) in examples.iter().enumerate() {
                 c.add(e.class, diagnose(&evidence[i], signatures, Some(&model[i]), cfg).class);
             }
-            (*cfg, c.macro_f1(), c.accuracy())
+            (*cfg, c.macro_f1(), c.accuracy(), c.scores(FailureClass::Unknown).precision)
         })
         .collect();
     // Accuracy first: the targets are accuracy and `unknown` precision.

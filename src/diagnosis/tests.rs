@@ -179,7 +179,7 @@ fn fusion_precedence() {
     assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
     assert_eq!(d.alternatives[0].class, FailureClass::GpuHardwareFault);
     // ...overrides a weak signature...
-    let d = fused("deprecated flag; the collective failed", &Fixed(FailureClass::NcclFailure, 0.7));
+    let d = fused("deprecated flag; the collective failed", &Fixed(FailureClass::NcclFailure, 0.75));
     assert_eq!((d.class, d.source), (FailureClass::NcclFailure, Source::Model));
     // ...but an unsure model decides nothing.
     let d = fused("something odd failed", &Fixed(FailureClass::WeightLoadFailure, 0.4));
