@@ -173,11 +173,24 @@ fn fusion_precedence() {
     assert_eq!((d.class, d.source), (FailureClass::WeightLoadFailure, Source::Model));
     assert!(d.summary.contains("classifier") && d.summary.contains("log line 2"), "{}", d.summary);
     assert_eq!(d.evidence, vec![EvidenceLine { line: 2, text: "loader failed on something odd".into() }]);
-    // ...but, unless it is sure, never on a line that does not read like an error.
-    let d =
-        fused("INFO boot\nDevice 0: NVIDIA A10G, compute capability 8.6", &Fixed(FailureClass::GpuHardwareFault, 0.65));
+    // ...but, unless it is sure, never on a line that does not read like an
+    // error (checked with a bar low enough for a 0.65 model to decide at all)...
+    let low_bar = FusionConfig { model_decides: 0.4, ..FusionConfig::default() };
+    let banner = "INFO boot\nDevice 0: NVIDIA A10G, compute capability 8.6";
+    let d = diagnose(&ev(banner), &lib(), Some(&Fixed(FailureClass::GpuHardwareFault, 0.65)), &low_bar);
     assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
     assert_eq!(d.alternatives[0].class, FailureClass::GpuHardwareFault);
+    let d = diagnose(
+        &ev("INFO boot\nloader failed on something odd"),
+        &lib(),
+        Some(&Fixed(FailureClass::WeightLoadFailure, 0.65)),
+        &low_bar,
+    );
+    assert_eq!((d.class, d.source), (FailureClass::WeightLoadFailure, Source::Model));
+    // ...and at the default bar (0.7) such a model decides nothing, error line or not.
+    let d = fused("INFO boot\nloader failed on something odd", &Fixed(FailureClass::WeightLoadFailure, 0.65));
+    assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
+    assert_eq!(d.alternatives[0].class, FailureClass::WeightLoadFailure);
     // ...overrides a weak signature...
     let d = fused("deprecated flag; the collective failed", &Fixed(FailureClass::NcclFailure, 0.75));
     assert_eq!((d.class, d.source), (FailureClass::NcclFailure, Source::Model));
