@@ -220,9 +220,8 @@ impl SignatureSet {
     /// hits, examples are not run, and each signature's `examples`,
     /// `near_misses` and `references` are left empty. Compiling all of
     /// them and running their examples costs ~40 MiB that a controller
-    /// would keep for nothing;
-    /// `podmedic check` and the test suite do both for the library a binary
-    /// embeds.
+    /// would keep for nothing; `podmedic check` and the test suite do both
+    /// for the library a binary embeds.
     pub fn embedded_lazy() -> Result<Self, Problems> {
         Self::compile_with(crate::embedded::PATTERNS.iter().map(|(f, t)| (Path::new(*f), *t)), false)
     }
