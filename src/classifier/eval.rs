@@ -333,13 +333,17 @@ pub fn fusion_grid() -> Vec<FusionConfig> {
         for strong in [0.75, 0.8, 0.85, 0.9, 0.95] {
             for decides in [0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9] {
                 for abstain in [0.5, 0.55, 0.6] {
-                    v.push(FusionConfig {
-                        strong_signature: strong,
-                        model_decides: decides,
-                        root_cause_margin: margin,
-                        abstain_below: abstain,
-                        ..FusionConfig::default()
-                    });
+                    // 1.0: the model's telling line must always read like an error.
+                    for needs_error_line in [0.7, 0.8, 0.9, 1.0] {
+                        v.push(FusionConfig {
+                            strong_signature: strong,
+                            model_decides: decides,
+                            root_cause_margin: margin,
+                            abstain_below: abstain,
+                            model_needs_error_line_below: needs_error_line,
+                            ..FusionConfig::default()
+                        });
+                    }
                 }
             }
         }
