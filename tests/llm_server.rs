@@ -318,6 +318,17 @@ async fn a_crash_podmedic_cannot_name_gets_the_models_opinion_on_its_proposal() 
             Ok(api.list(&ListParams::default()).await?.items.into_iter().find(|p| p.status.is_some()))
         })
         .await;
+        // The controller prints the proposal's JSON line just after it writes
+        // the status the poll above saw: wait for the line before stopping it
+        // (on a loaded machine the kill otherwise comes first).
+        if found.is_ok() {
+            let printed = || lines.lock().unwrap().iter().any(|l| l.contains("\"event\":\"proposal\""));
+            let _ = cluster::poll("the proposal's JSON line on stdout", Duration::from_secs(30), || {
+                let done = printed();
+                async move { Ok(done.then_some(())) }
+            })
+            .await;
+        }
         let metrics = cluster::http_get(port, "/metrics").await.unwrap_or_default();
         let _ = child.kill();
         let _ = child.wait();
