@@ -67,6 +67,11 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_CONCURRENT_BODIES: usize = 64;
 /// How long a request may wait for a body-reading slot.
 const BODY_SLOT_WAIT: Duration = Duration::from_secs(2);
+
+/// Times a decision is read and recorded when another writer changed the
+/// proposal in between (see `Inner::decide`).
+const DECIDE_ATTEMPTS: usize = 3;
+
 /// How long a client may take to send its whole body.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Path of the Slack interactivity endpoint.
@@ -567,47 +572,63 @@ impl Inner {
     }
 
     /// Reads the proposal and records the decision through the shared gate.
+    ///
+    /// The record is one status write guarded by the `resourceVersion` just
+    /// read; when another writer got in between (the leader counting a
+    /// repeat crash, another replica), the proposal is read again and the
+    /// whole gate runs again on it, at most [`DECIDE_ATTEMPTS`] times: a
+    /// decision that the newer proposal no longer allows (decided, superseded,
+    /// content changed, this request already used) is refused then, exactly
+    /// as if it had arrived after the other write.
     async fn decide(&self, target: &ProposalRef, request: &DecisionRequest) -> Result<RecoveryProposal, Refused> {
         let api: Api<RecoveryProposal> = Api::namespaced(self.client.clone(), &target.namespace);
-        let proposal = match api.get_opt(&target.name).await {
-            Ok(Some(p)) => p,
-            Ok(None) => {
+        let mut attempt = 1;
+        loop {
+            let proposal = match api.get_opt(&target.name).await {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    return Err(Refused::new(
+                        StatusCode::NOT_FOUND,
+                        "unknown_proposal",
+                        format!("no RecoveryProposal {}/{}", target.namespace, target.name),
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the proposal failed");
+                    return Err(Refused::new(StatusCode::BAD_GATEWAY, "api_error", "could not read the proposal"));
+                }
+            };
+            if let Some(hash) = &target.content_hash
+                && *hash != proposal.spec.content_hash
+            {
                 return Err(Refused::new(
-                    StatusCode::NOT_FOUND,
-                    "unknown_proposal",
-                    format!("no RecoveryProposal {}/{}", target.namespace, target.name),
+                    StatusCode::CONFLICT,
+                    "content_changed",
+                    "the proposal's content changed since this message was sent; decide on the current one",
                 ));
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the proposal failed");
-                return Err(Refused::new(StatusCode::BAD_GATEWAY, "api_error", "could not read the proposal"));
-            }
-        };
-        if let Some(hash) = &target.content_hash
-            && *hash != proposal.spec.content_hash
-        {
-            return Err(Refused::new(
-                StatusCode::CONFLICT,
-                "content_changed",
-                "the proposal's content changed since this message was sent; decide on the current one",
-            ));
-        }
-        match record_decision(&self.client, &proposal, request, self.settings.dry_run).await {
-            Ok(p) => Ok(p),
-            Err(RecordError::Refused(r @ Refusal::NotAllowed(_))) => {
-                Err(Refused::new(StatusCode::FORBIDDEN, r.code(), r.to_string()))
-            }
-            Err(RecordError::Refused(Refusal::NotPodmedics)) => Err(Refused::new(
-                StatusCode::NOT_FOUND,
-                "unknown_proposal",
-                format!("no RecoveryProposal {}/{} made by podmedic", target.namespace, target.name),
-            )),
-            Err(RecordError::Refused(r)) => Err(Refused::new(StatusCode::CONFLICT, r.code(), r.to_string())),
-            Err(e @ RecordError::Conflict) => Err(Refused::new(StatusCode::CONFLICT, "conflict", e.to_string())),
-            Err(RecordError::Api(e)) => {
-                tracing::warn!(error = %e, "recording the decision failed");
-                Err(Refused::new(StatusCode::BAD_GATEWAY, "api_error", "could not record the decision"))
-            }
+            return match record_decision(&self.client, &proposal, request, self.settings.dry_run).await {
+                Ok(p) => Ok(p),
+                Err(RecordError::Conflict) if attempt < DECIDE_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::debug!(attempt, "the proposal changed while deciding; reading it again");
+                    continue;
+                }
+                Err(RecordError::Refused(r @ Refusal::NotAllowed(_))) => {
+                    Err(Refused::new(StatusCode::FORBIDDEN, r.code(), r.to_string()))
+                }
+                Err(RecordError::Refused(Refusal::NotPodmedics)) => Err(Refused::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_proposal",
+                    format!("no RecoveryProposal {}/{} made by podmedic", target.namespace, target.name),
+                )),
+                Err(RecordError::Refused(r)) => Err(Refused::new(StatusCode::CONFLICT, r.code(), r.to_string())),
+                Err(e @ RecordError::Conflict) => Err(Refused::new(StatusCode::CONFLICT, "conflict", e.to_string())),
+                Err(RecordError::Api(e)) => {
+                    tracing::warn!(error = %e, "recording the decision failed");
+                    Err(Refused::new(StatusCode::BAD_GATEWAY, "api_error", "could not record the decision"))
+                }
+            };
         }
     }
 }
