@@ -10,7 +10,10 @@
 //! - Recording is one status write guarded by the proposal's
 //!   `resourceVersion` ([`record_decision`]): two channels racing cannot both
 //!   win; the loser gets [`RecordError::Conflict`] and the proposal keeps the
-//!   first decision.
+//!   first decision. (ChatOps then reads the proposal again and runs the
+//!   gate again, a few times, so a click that lost to a status write which
+//!   decided nothing still counts, and one that lost to another decision is
+//!   refused as already decided.)
 //! - **One dry-run rule for every channel**: an approval of a dry-run
 //!   proposal, or given while podmedic runs in dry-run, is recorded as
 //!   `NotExecuted` (who, how, when), which ends the proposal; nothing is
