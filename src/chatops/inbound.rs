@@ -640,3 +640,176 @@ fn not_allowed(who: &str, namespace: &str) -> Refused {
         format!("{who} may not decide proposals in namespace {namespace}"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    //! `Inner::decide` against a scripted API server (a `tower` service in
+    //! place of the kube-apiserver): the races that the two-replica
+    //! integration test meets only by chance, forced here.
+
+    use std::collections::VecDeque;
+
+    use bytes::Bytes;
+    use http::{Method, Request, Response};
+    use http_body_util::Full;
+    use prometheus_client::registry::Registry;
+
+    use super::*;
+    use crate::approval::Decision;
+    use crate::chatops::outbound::NotifierSettings;
+    use crate::chatops::testing::proposal;
+    use crate::crd::{Phase, stamp_of};
+
+    type Edit = fn(&mut RecoveryProposal);
+
+    /// What the fake API server answers to the next status write.
+    enum Put {
+        /// 409, after `Edit` was applied to the stored proposal (the other writer).
+        LoseTo(Edit),
+        /// The write is stored.
+        Accept,
+    }
+
+    struct Server {
+        stored: RecoveryProposal,
+        version: u64,
+        puts: VecDeque<Put>,
+        gets: usize,
+        writes: usize,
+    }
+
+    fn json_response(code: u16, body: &Value) -> Response<Full<Bytes>> {
+        Response::builder()
+            .status(code)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap()
+    }
+
+    fn conflict() -> Value {
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+               "message": "the object has been modified", "reason": "Conflict", "code": 409})
+    }
+
+    async fn answer(server: Arc<Mutex<Server>>, req: Request<kube::client::Body>) -> Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let path = parts.uri.path().to_owned();
+        let mut s = server.lock().unwrap();
+        if path.ends_with("/deployments/vllm") {
+            let uid = s.stored.spec.target.uid.clone();
+            return json_response(
+                200,
+                &json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                        "metadata": {"name": "vllm", "namespace": "team-a", "uid": uid}}),
+            );
+        }
+        if parts.method == Method::GET && path.ends_with("/recoveryproposals/rxp") {
+            s.gets += 1;
+            let mut p = s.stored.clone();
+            p.metadata.resource_version = Some(s.version.to_string());
+            return json_response(200, &serde_json::to_value(p).unwrap());
+        }
+        if parts.method == Method::PUT && path.ends_with("/recoveryproposals/rxp/status") {
+            s.writes += 1;
+            let sent: RecoveryProposal = serde_json::from_slice(&body).unwrap();
+            assert_eq!(sent.metadata.resource_version, Some(s.version.to_string()), "a write guarded by what was read");
+            return match s.puts.pop_front().unwrap_or(Put::Accept) {
+                Put::LoseTo(edit) => {
+                    edit(&mut s.stored);
+                    s.version += 1;
+                    json_response(409, &conflict())
+                }
+                Put::Accept => {
+                    s.stored.status = sent.status;
+                    s.version += 1;
+                    let mut p = s.stored.clone();
+                    p.metadata.resource_version = Some(s.version.to_string());
+                    json_response(200, &serde_json::to_value(p).unwrap())
+                }
+            };
+        }
+        json_response(404, &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}))
+    }
+
+    fn server(puts: Vec<Put>) -> (Arc<Mutex<Server>>, kube::Client) {
+        let mut stored = proposal("team-a", "rxp");
+        let mut status = stored.status.clone().unwrap_or_default();
+        status.stamp = Some(stamp_of(&stored));
+        stored.status = Some(status);
+        let server = Arc::new(Mutex::new(Server { stored, version: 1, puts: puts.into(), gets: 0, writes: 0 }));
+        let s = server.clone();
+        let service = tower::service_fn(move |req| {
+            let s = s.clone();
+            async move { Ok::<_, std::convert::Infallible>(answer(s, req).await) }
+        });
+        (server, kube::Client::new(service, "default"))
+    }
+
+    fn state(client: kube::Client) -> ChatOpsState {
+        let metrics = Metrics::new(&mut Registry::default());
+        let http = Http::new(Duration::from_secs(1)).unwrap();
+        let notifier = Notifier::start_with(NotifierSettings::default(), http.clone(), metrics.clone());
+        ChatOpsState::new(InboundSettings::default(), client, metrics, notifier, http)
+    }
+
+    fn click(digest: &str) -> DecisionRequest {
+        DecisionRequest {
+            decision: Decision::Approve,
+            by: "alice".into(),
+            via: DecidedVia::Slack,
+            digest: Some(digest.into()),
+        }
+    }
+
+    fn target() -> ProposalRef {
+        ProposalRef { namespace: "team-a".into(), name: "rxp".into(), content_hash: None }
+    }
+
+    fn count_occurrence(p: &mut RecoveryProposal) {
+        p.status.get_or_insert_with(Default::default).occurrences += 1;
+    }
+
+    fn reject_by_bob(p: &mut RecoveryProposal) {
+        let s = p.status.get_or_insert_with(Default::default);
+        s.phase = Phase::Rejected;
+        s.decided_by = Some("bob".into());
+    }
+
+    #[tokio::test]
+    async fn a_click_that_loses_a_race_to_an_unrelated_write_is_recorded_on_the_proposal_read_again() {
+        let (server, client) = server(vec![Put::LoseTo(count_occurrence)]);
+        let decided = state(client).inner.decide(&target(), &click("d1")).await.unwrap();
+        let status = decided.status.unwrap();
+        assert_eq!(status.decided_by.as_deref(), Some("alice"));
+        assert_ne!(status.phase, Phase::Proposed);
+        // The other writer's count survives: the decision was made on the proposal read again.
+        assert_eq!(status.occurrences, 1);
+        let s = server.lock().unwrap();
+        assert_eq!((s.gets, s.writes), (2, 2));
+        assert_eq!(s.stored.status.as_ref().unwrap().request_digests, vec!["d1".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn a_click_that_loses_to_another_decision_is_refused_as_decided_and_writes_nothing() {
+        let (server, client) = server(vec![Put::LoseTo(reject_by_bob)]);
+        let refused = state(client).inner.decide(&target(), &click("d1")).await.unwrap_err();
+        assert_eq!((refused.status, refused.code), (StatusCode::CONFLICT, "already_decided"));
+        let s = server.lock().unwrap();
+        assert_eq!((s.gets, s.writes), (2, 1), "the gate refused before a second write");
+        let status = s.stored.status.as_ref().unwrap();
+        assert_eq!((status.phase, status.decided_by.as_deref()), (Phase::Rejected, Some("bob")));
+        assert!(status.request_digests.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_click_that_keeps_losing_gives_up_after_its_attempts_with_a_conflict() {
+        let puts = (0..DECIDE_ATTEMPTS + 1).map(|_| Put::LoseTo(count_occurrence)).collect();
+        let (server, client) = server(puts);
+        let refused = state(client).inner.decide(&target(), &click("d1")).await.unwrap_err();
+        assert_eq!((refused.status, refused.code), (StatusCode::CONFLICT, "conflict"));
+        let s = server.lock().unwrap();
+        assert_eq!((s.gets, s.writes), (DECIDE_ATTEMPTS, DECIDE_ATTEMPTS));
+        assert_eq!(s.stored.status.as_ref().unwrap().phase, Phase::Proposed);
+    }
+}
