@@ -143,7 +143,11 @@ fn json_message(line: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(line).ok()?;
     let obj = value.as_object()?;
     const MESSAGE_KEYS: [&str; 6] = ["message", "msg", "log", "text", "MESSAGE", "event"];
-    const EXTRA_KEYS: [&str; 5] = ["exc_info", "exception", "error", "stack_trace", "err"];
+    // Where loggers put the cause next to the message: Python's exception
+    // fields, Go's `error`/`err`, and the `reason`/`detail`/`cause` fields of
+    // Kubernetes operators (KubeRay logs an OOMKilled container's state in
+    // `reason`) and of API error bodies.
+    const EXTRA_KEYS: [&str; 8] = ["exc_info", "exception", "error", "stack_trace", "err", "reason", "detail", "cause"];
     let mut msg = MESSAGE_KEYS.iter().find_map(|k| obj.get(*k)?.as_str())?.to_owned();
     for k in EXTRA_KEYS {
         if let Some(extra) = obj.get(k).and_then(|v| v.as_str()) {
@@ -274,6 +278,11 @@ mod tests {
         assert_eq!(
             norm(br#"{"message":"Engine failed","exc_info":"Traceback\nValueError: x"}"#),
             "Engine failed\nTraceback\nValueError: x"
+        );
+        // An operator's `reason` field carries the cause.
+        assert_eq!(
+            norm(br#"{"level":"info","msg":"Deleting pod","reason":"container terminated: Reason:OOMKilled"}"#),
+            "Deleting pod\ncontainer terminated: Reason:OOMKilled"
         );
         // Not JSON after all: kept as is.
         assert_eq!(norm(b"{not json}"), "{not json}");
