@@ -387,6 +387,16 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
                     for (c, f1, acc, unk) in tuned.iter().take(10) {
                         println!("  {acc:.4} {f1:.4} {unk:.4}  {c:?}");
                     }
+                    // Where the shipped defaults stand, and the error-line gate
+                    // alone moved from them.
+                    let d = FusionConfig::default();
+                    println!("the defaults and the error-line gate moved from them (rank of {}):", tuned.len());
+                    for (rank, (c, f1, acc, unk)) in tuned.iter().enumerate() {
+                        let moved = FusionConfig { model_needs_error_line_below: d.model_needs_error_line_below, ..*c };
+                        if moved == d {
+                            println!("  #{:<5} {acc:.4} {f1:.4} {unk:.4}  error line below {}", rank + 1, c.model_needs_error_line_below);
+                        }
+                    }
                     println!("\nmodel alone by model_alone threshold (macro-F1, accuracy):");
                     for (t, f1, acc) in &alone {
                         println!("  {t:.2}  {f1:.4} {acc:.4}");
