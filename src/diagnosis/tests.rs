@@ -218,6 +218,23 @@ fn the_model_alone_has_its_own_threshold() {
     assert_eq!(d.class, FailureClass::Unknown);
 }
 
+#[test]
+fn fused_and_model_alone_have_their_own_error_line_gates() {
+    let cfg = FusionConfig::default();
+    assert!(cfg.model_needs_error_line_below > cfg.model_alone_needs_error_line_below);
+    let banner = "INFO boot\nDevice 0: NVIDIA A10G, compute capability 8.6";
+    let sure = Fixed(FailureClass::GpuHardwareFault, 0.95);
+    // Fused, even a sure model needs a line that reads like an error...
+    let d = diagnose(&ev(banner), &lib(), Some(&sure), &cfg);
+    assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
+    assert_eq!(d.alternatives[0].class, FailureClass::GpuHardwareFault);
+    let d = diagnose(&ev("INFO boot\nloader failed on something odd"), &lib(), Some(&sure), &cfg);
+    assert_eq!((d.class, d.source), (FailureClass::GpuHardwareFault, Source::Model));
+    // ...while the model alone, above its own gate, decides on its reading.
+    let d = diagnose(&ev(banner), &SignatureSet::empty(), Some(&sure), &cfg);
+    assert_eq!((d.class, d.source), (FailureClass::GpuHardwareFault, Source::Model));
+}
+
 /// A model that names a class and points at the line holding a word.
 struct Pointing(FailureClass, f32, &'static str);
 impl Classifier for Pointing {
