@@ -331,7 +331,7 @@ pub fn fusion_grid() -> Vec<FusionConfig> {
     let mut v = Vec::new();
     for margin in [0.1, 0.15, 0.2] {
         for strong in [0.75, 0.8, 0.85, 0.9, 0.95] {
-            for decides in [0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9] {
+            for decides in [0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95] {
                 for abstain in [0.5, 0.55, 0.6] {
                     // 1.0: the model's telling line must always read like an error.
                     for needs_error_line in [0.7, 0.8, 0.9, 1.0] {

@@ -169,7 +169,7 @@ fn fusion_precedence() {
     assert_eq!(d.source, Source::Both);
     assert!(d.confidence > 0.9);
     // The model rescues a miss, citing the line it read...
-    let d = fused("INFO boot\nloader failed on something odd", &Fixed(FailureClass::WeightLoadFailure, 0.8));
+    let d = fused("INFO boot\nloader failed on something odd", &Fixed(FailureClass::WeightLoadFailure, 0.9));
     assert_eq!((d.class, d.source), (FailureClass::WeightLoadFailure, Source::Model));
     assert!(d.summary.contains("classifier") && d.summary.contains("log line 2"), "{}", d.summary);
     assert_eq!(d.evidence, vec![EvidenceLine { line: 2, text: "loader failed on something odd".into() }]);
@@ -187,12 +187,15 @@ fn fusion_precedence() {
         &low_bar,
     );
     assert_eq!((d.class, d.source), (FailureClass::WeightLoadFailure, Source::Model));
-    // ...and at the default bar (0.7) such a model decides nothing, error line or not.
+    // ...and at the default bar (0.85) such a model decides nothing, error line or not,
+    // nor does one at 0.8.
     let d = fused("INFO boot\nloader failed on something odd", &Fixed(FailureClass::WeightLoadFailure, 0.65));
     assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
     assert_eq!(d.alternatives[0].class, FailureClass::WeightLoadFailure);
+    let d = fused("INFO boot\nloader failed on something odd", &Fixed(FailureClass::WeightLoadFailure, 0.8));
+    assert_eq!((d.class, d.source), (FailureClass::Unknown, Source::None));
     // ...overrides a weak signature...
-    let d = fused("deprecated flag; the collective failed", &Fixed(FailureClass::NcclFailure, 0.75));
+    let d = fused("deprecated flag; the collective failed", &Fixed(FailureClass::NcclFailure, 0.88));
     assert_eq!((d.class, d.source), (FailureClass::NcclFailure, Source::Model));
     // ...but an unsure model decides nothing.
     let d = fused("something odd failed", &Fixed(FailureClass::WeightLoadFailure, 0.4));
