@@ -216,7 +216,21 @@ fn secrets_in_the_log_never_reach_the_real_server() {
     let path = dir.path().join("secrets.log");
     std::fs::write(&path, log).unwrap();
     let v = triage(&["--log", path.to_str().unwrap(), "--llm-url", &proxy.url(), "--llm-timeout", LLM_TIMEOUT]);
-    assert_schema_valid_and_labelled(&v, &[1, 2, 3, 5, 6]);
+    // What reaches the server is the point here. On this log the 135M model
+    // sometimes writes past the token limit (a cold CI run on a new machine:
+    // temperature 0, yet the server's cached prompt prefixes from earlier
+    // tests can change the path); podmedic then rejects the answer, which is
+    // right too. Any other outcome fails.
+    if v["llm"]["accepted"] == true {
+        assert_schema_valid_and_labelled(&v, &[1, 2, 3, 5, 6]);
+    } else {
+        assert_eq!(v["llm"]["reason"], "rejected: the answer was cut off at the token limit", "{}", v["llm"]);
+        assert!(
+            v["llm"]["class"].is_null() && v["llm"]["label"].as_str().unwrap().contains("advice only"),
+            "{}",
+            v["llm"]
+        );
+    }
     let bodies = proxy.bodies();
     assert_eq!(bodies.len(), 1);
     for s in secrets {
