@@ -206,9 +206,9 @@ impl Default for FusionConfig {
         // released model overruled the signatures' `unknown` 14 times at
         // 0.70..0.85 and was right once (2 times in 4 at 0.85 and above);
         // on dev (652) the shipped model's overrules gain +8 (right minus
-        // wrong) at 0.85, +9 at 0.8, +5 at 0.7. The same happened to wave 13's fresh logs
-        // (see above): below about 0.85 the model's rescues of the
-        // signatures' silence do not survive new threads.
+        // wrong) at 0.85, +9 at 0.8, +5 at 0.7. The same happened to wave
+        // 13's fresh logs (see above): below about 0.85 the model's rescues
+        // of the signatures' silence do not survive new threads.
         FusionConfig {
             strong_signature: 0.85,
             model_decides: 0.85,
