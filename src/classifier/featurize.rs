@@ -105,6 +105,9 @@ const K_CHAR: u64 = 0x1656_67b1_9e37_79f9;
 const K_WHOLE: u64 = 0x27d4_eb2f_1656_67c5;
 const BOS: u64 = 0x5851_f42d_4c95_7f2d;
 
+/// Character n-grams read at most this many bytes of a word.
+const MAX_NGRAM_WORD: usize = 24;
+
 /// FNV-1a, 64 bit.
 fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -228,15 +231,31 @@ impl Featurizer {
     fn char_ngrams(&self, word: &[u8], buf: &mut Vec<u8>, ids: &mut Vec<u32>) {
         buf.clear();
         buf.push(b'<');
-        buf.extend_from_slice(&word[..word.len().min(24)]);
+        buf.extend_from_slice(&word[..word.len().min(MAX_NGRAM_WORD)]);
         buf.push(b'>');
-        for n in self.cfg.char_min as usize..=self.cfg.char_max as usize {
+        let (lo, hi) = (self.cfg.char_min as usize, self.cfg.char_max as usize);
+        // The FNV-1a state of the n-gram starting at `i` after `n` bytes is
+        // one step on from its state after `n - 1`: each start is hashed once
+        // up to the longest n, and the results are kept so that the ids come
+        // out n after n, in the order the shipped weights were trained with
+        // (`char_ngrams_reference` in the tests pins this).
+        let mut table = [[0u32; MAX_NGRAM_WORD + 2]; 7];
+        for i in 0..buf.len() {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for (k, &b) in buf[i..buf.len().min(i + hi)].iter().enumerate() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+                let n = k + 1;
+                if n >= lo {
+                    table[n - lo][i] = self.bucket(mix(h ^ K_CHAR ^ n as u64));
+                }
+            }
+        }
+        for n in lo..=hi {
             if n > buf.len() {
                 break;
             }
-            for w in buf.windows(n) {
-                ids.push(self.bucket(mix(fnv1a(w) ^ K_CHAR ^ n as u64)));
-            }
+            ids.extend_from_slice(&table[n - lo][..=buf.len() - n]);
         }
     }
 
@@ -497,6 +516,39 @@ mod tests {
         ] {
             let mut ids = Vec::new();
             f.line_into(line, &mut s, &mut ids);
+        }
+    }
+
+    /// The n-gram hashing the shipped weights were trained with, one n-gram
+    /// at a time.
+    fn char_ngrams_reference(f: &Featurizer, word: &[u8]) -> Vec<u32> {
+        let mut buf = vec![b'<'];
+        buf.extend_from_slice(&word[..word.len().min(24)]);
+        buf.push(b'>');
+        let mut ids = Vec::new();
+        for n in f.cfg.char_min as usize..=f.cfg.char_max as usize {
+            if n > buf.len() {
+                break;
+            }
+            for w in buf.windows(n) {
+                ids.push(f.bucket(mix(fnv1a(w) ^ K_CHAR ^ n as u64)));
+            }
+        }
+        ids
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn char_ngrams_match_the_reference(
+            word in proptest::collection::vec(proptest::num::u8::ANY, 2..40),
+            lo in 2u8..=8,
+            span in 0u8..=6,
+        ) {
+            let hi = (lo + span).min(8);
+            let f = Featurizer::new(FeaturizerConfig { char_min: lo, char_max: hi, ..Default::default() });
+            let (mut buf, mut ids) = (Vec::new(), Vec::new());
+            f.char_ngrams(&word, &mut buf, &mut ids);
+            proptest::prop_assert_eq!(ids, char_ngrams_reference(&f, &word));
         }
     }
 
