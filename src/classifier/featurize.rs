@@ -108,14 +108,21 @@ const BOS: u64 = 0x5851_f42d_4c95_7f2d;
 /// Character n-grams read at most this many bytes of a word.
 const MAX_NGRAM_WORD: usize = 24;
 
+/// How many n-gram lengths a config may ask for ([`FeaturizerConfig::validate`]:
+/// 2 ≤ min ≤ max ≤ 8).
+const MAX_NGRAM_LENGTHS: usize = 7;
+
+/// FNV-1a's 64-bit offset basis.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// One FNV-1a step: the state after one more byte.
+fn fnv1a_step(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
 /// FNV-1a, 64 bit.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    bytes.iter().fold(FNV_OFFSET, |h, &b| fnv1a_step(h, b))
 }
 
 /// SplitMix64's finaliser: spreads FNV's weak low bits over the word.
@@ -239,12 +246,11 @@ impl Featurizer {
         // up to the longest n, and the results are kept so that the ids come
         // out n after n, in the order the shipped weights were trained with
         // (`char_ngrams_reference` in the tests pins this).
-        let mut table = [[0u32; MAX_NGRAM_WORD + 2]; 7];
+        let mut table = [[0u32; MAX_NGRAM_WORD + 2]; MAX_NGRAM_LENGTHS];
         for i in 0..buf.len() {
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            let mut h = FNV_OFFSET;
             for (k, &b) in buf[i..buf.len().min(i + hi)].iter().enumerate() {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+                h = fnv1a_step(h, b);
                 let n = k + 1;
                 if n >= lo {
                     table[n - lo][i] = self.bucket(mix(h ^ K_CHAR ^ n as u64));
