@@ -143,6 +143,53 @@ pub struct Scratch {
     ngram: Vec<u8>,
     seen_lines: Vec<u64>,
     line_ids: Vec<u32>,
+    ngrams: NgramCache,
+}
+
+/// The character n-gram ids of the words seen since the last clear, so that
+/// a word repeated in a window (a logger's name, `error`, `cuda`) is hashed
+/// once. Keyed by the bytes the n-grams read (a word's first
+/// [`MAX_NGRAM_WORD`]), which are compared on every hit: a crafted hash
+/// collision in a log line cannot swap one word's features for another's.
+#[derive(Debug, Default)]
+struct NgramCache {
+    /// The config the cached ids were computed under.
+    cfg: Option<FeaturizerConfig>,
+    /// Mixed word hash → (start, end) in `bytes`, (start, end) in `ids`.
+    map: std::collections::HashMap<u64, ([u32; 2], [u32; 2]), std::hash::BuildHasherDefault<PremixedHasher>>,
+    bytes: Vec<u8>,
+    ids: Vec<u32>,
+}
+
+/// Words cached per window at most (a pasted dump of random tokens must not
+/// grow the cache without bound).
+const NGRAM_CACHE_WORDS: usize = 2048;
+
+impl NgramCache {
+    fn clear(&mut self) {
+        self.map.clear();
+        self.bytes.clear();
+        self.ids.clear();
+    }
+}
+
+/// A `Hasher` for keys that are already well-mixed `u64`s.
+#[derive(Debug, Default)]
+struct PremixedHasher(u64);
+
+impl std::hash::Hasher for PremixedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; fold anything else in for completeness.
+        for &b in bytes {
+            self.0 = fnv1a_step(self.0, b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
 /// The featurizer: a [`FeaturizerConfig`] and its hashing.
@@ -188,6 +235,7 @@ impl Featurizer {
         out.ids.clear();
         out.ends.clear();
         scratch.seen_lines.clear();
+        scratch.ngrams.clear();
         for (i, line) in lines.iter().enumerate() {
             let mut ids = std::mem::take(&mut scratch.line_ids);
             ids.clear();
@@ -211,7 +259,11 @@ impl Featurizer {
     /// line's token sequence (equal for lines that differ only in masked parts).
     pub fn line_into(&self, line: &str, scratch: &mut Scratch, ids: &mut Vec<u32>) -> u64 {
         tokenize(line, scratch, self.cfg.max_tokens as usize);
-        let Scratch { words, toks, wholes, hashes, ngram, .. } = scratch;
+        let Scratch { words, toks, wholes, hashes, ngram, ngrams, .. } = scratch;
+        if ngrams.cfg != Some(self.cfg) {
+            ngrams.clear();
+            ngrams.cfg = Some(self.cfg);
+        }
         hashes.clear();
         let mut line_key: u64 = 0x243f_6a88_85a3_08d3;
         for &(start, end, is_mask) in toks.iter() {
@@ -221,7 +273,7 @@ impl Featurizer {
             line_key = mix(line_key ^ h);
             ids.push(self.bucket(mix(h ^ K_UNI)));
             if !is_mask && self.cfg.char_min > 0 && text.len() >= 2 {
-                self.char_ngrams(text, ngram, ids);
+                self.cached_char_ngrams(text, h, ngram, ngrams, ids);
             }
         }
         for &(start, end) in wholes.iter() {
@@ -233,6 +285,37 @@ impl Featurizer {
             prev = h;
         }
         line_key
+    }
+
+    /// [`Featurizer::char_ngrams`] through the cache; `word_hash` is
+    /// `fnv1a(word)`.
+    fn cached_char_ngrams(
+        &self,
+        word: &[u8],
+        word_hash: u64,
+        buf: &mut Vec<u8>,
+        cache: &mut NgramCache,
+        ids: &mut Vec<u32>,
+    ) {
+        let key = &word[..word.len().min(MAX_NGRAM_WORD)];
+        let h = mix(if key.len() == word.len() { word_hash } else { fnv1a(key) });
+        if let Some(&([b0, b1], [i0, i1])) = cache.map.get(&h) {
+            if cache.bytes[b0 as usize..b1 as usize] == *key {
+                ids.extend_from_slice(&cache.ids[i0 as usize..i1 as usize]);
+                return;
+            }
+            // A collision of 64-bit hashes: compute, do not cache.
+            self.char_ngrams(word, buf, ids);
+            return;
+        }
+        let from = ids.len();
+        self.char_ngrams(word, buf, ids);
+        if cache.map.len() < NGRAM_CACHE_WORDS {
+            let (b0, i0) = (cache.bytes.len() as u32, cache.ids.len() as u32);
+            cache.bytes.extend_from_slice(key);
+            cache.ids.extend_from_slice(&ids[from..]);
+            cache.map.insert(h, ([b0, cache.bytes.len() as u32], [i0, cache.ids.len() as u32]));
+        }
     }
 
     fn char_ngrams(&self, word: &[u8], buf: &mut Vec<u8>, ids: &mut Vec<u32>) {
@@ -289,13 +372,16 @@ fn tokenize(line: &str, s: &mut Scratch, max_tokens: usize) {
         if s.toks.len() >= max_tokens {
             break;
         }
-        let c = chunk.trim_matches(|ch: char| "\"'`()[]{}<>,;:=|".contains(ch) || !ch.is_ascii());
+        let c = chunk.trim_matches(|ch: char| {
+            matches!(ch, '"' | '\'' | '`' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | ',' | ';' | ':' | '=' | '|')
+                || !ch.is_ascii()
+        });
         if c.is_empty() {
             continue;
         }
         if is_uuid(c) {
             push_mask(s, UUID);
-        } else if let Some(rest) = c.split_once("://").map(|(_, r)| r) {
+        } else if let Some(rest) = after_scheme(c) {
             push_mask(s, URL);
             let host = rest.split(['/', ':', '?']).next().unwrap_or("");
             for part in host.split(['.', '-']) {
@@ -425,7 +511,14 @@ fn is_path(c: &str) -> bool {
         && ((c.starts_with('/') && c.len() > 1)
             || c.starts_with("./")
             || c.starts_with("~/")
-            || c.matches('/').count() >= 2)
+            || c.bytes().filter(|&b| b == b'/').count() >= 2)
+}
+
+/// What follows the first `://` in `c` (as `c.split_once("://")` gives it,
+/// without building a substring searcher for every chunk of every line).
+fn after_scheme(c: &str) -> Option<&str> {
+    let at = c.as_bytes().windows(3).position(|w| w == b"://")?;
+    Some(&c[at + 3..])
 }
 
 #[cfg(test)]
@@ -543,6 +636,8 @@ mod tests {
         ids
     }
 
+    use proptest::strategy::Strategy as _;
+
     proptest::proptest! {
         #[test]
         fn char_ngrams_match_the_reference(
@@ -555,6 +650,50 @@ mod tests {
             let (mut buf, mut ids) = (Vec::new(), Vec::new());
             f.char_ngrams(&word, &mut buf, &mut ids);
             proptest::prop_assert_eq!(ids, char_ngrams_reference(&f, &word));
+        }
+
+        #[test]
+        fn after_scheme_is_split_once(c in "[a-z:/.]{0,12}|\\PC{0,40}") {
+            proptest::prop_assert_eq!(after_scheme(&c), c.split_once("://").map(|(_, r)| r));
+        }
+
+        /// The n-gram cache changes nothing: a window's ids are those of its
+        /// lines featurized one by one with fresh buffers, and a scratch
+        /// reused across featurizers of other configs gives the same.
+        #[test]
+        fn cached_windows_match_uncached_lines(
+            lines in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::prop_oneof![
+                        proptest::sample::select(
+                            ["error", "CUDA", "OutOfMemoryError", "ncclInternalError", "h100", "x"].map(String::from).to_vec()
+                        ),
+                        "[a-zA-Z0-9/:.-]{1,30}",
+                    ],
+                    0..12,
+                ).prop_map(|w| w.join(" ")),
+                0..20,
+            ),
+            lo in 2u8..=4,
+        ) {
+            let f = Featurizer::new(FeaturizerConfig { char_min: lo, char_max: lo + 2, ..Default::default() });
+            let other = Featurizer::new(FeaturizerConfig::default());
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let mut shared = Scratch::default();
+            other.window(&refs, &mut shared);
+            let got = f.window(&refs, &mut shared);
+            let mut want = WindowFeatures::default();
+            let mut keys = Vec::new();
+            for line in &refs {
+                let mut ids = Vec::new();
+                let key = f.line_into(line, &mut Scratch::default(), &mut ids);
+                if !ids.is_empty() && !keys.contains(&key) {
+                    keys.push(key);
+                    want.ids.extend_from_slice(&ids);
+                    want.ends.push(want.ids.len() as u32);
+                }
+            }
+            proptest::prop_assert_eq!(got, want);
         }
     }
 
