@@ -346,3 +346,30 @@ fn widening_f16_is_exact_for_every_finite_value() {
         }
     }
 }
+
+proptest::proptest! {
+    /// The bag sums at the shipped width (F16C widening and prefetching
+    /// where the CPU has them) are bit for bit the plain sum: each value
+    /// gets `widen(h) * s` added in feature order.
+    #[test]
+    fn bag_sums_at_width_32_are_the_plain_sums(
+        bits in proptest::collection::vec(0u16..0x7c00, 64 * 32),
+        signs in proptest::collection::vec(proptest::bool::ANY, 64 * 32),
+        ids in proptest::collection::vec(0u32..64, 0..200),
+        s in 0.001f32..1.0,
+        start in proptest::collection::vec(-4.0f32..4.0, 32),
+    ) {
+        let rows: Vec<half::f16> =
+            bits.iter().zip(&signs).map(|(&b, &neg)| half::f16::from_bits(b | if neg { 0x8000 } else { 0 })).collect();
+        let mut got = start.clone();
+        model::EmbView::F16(&rows).add_rows(&ids, s, &mut got);
+        let mut want = start;
+        for &id in &ids {
+            for (k, w) in want.iter_mut().enumerate() {
+                *w += model::widen(rows[id as usize * 32 + k]) * s;
+            }
+        }
+        let bits_of = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        proptest::prop_assert_eq!(bits_of(&got), bits_of(&want));
+    }
+}
