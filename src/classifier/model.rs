@@ -391,11 +391,13 @@ pub fn widen(h: half::f16) -> f32 {
     f32::from_bits(magnitude.to_bits() | ((b & 0x8000) << 16))
 }
 
-/// Adds `s` times each of the f16 rows `ids` of `rows` into `dst`, widened
-/// by [`widen`] eight values at a time: that shape vectorises where the CPU
-/// has AVX2 (x86-64 servers since 2013; the version is picked at run time
-/// by `multiversion`) and on aarch64. On the plain x86-64 baseline the
-/// widening does not vectorise: about 2× the f32 path's time for the bags.
+/// Adds `s` times each of the f16 rows `ids` of `rows` into `dst`: at the
+/// shipped width by [`add_rows_f16_32`], at any other by
+/// [`add_rows_f16_any`], which widens by [`widen`] eight values at a time.
+/// That shape vectorises where the CPU has AVX2 (x86-64 servers since 2013;
+/// the version is picked at run time by `multiversion`) and on aarch64. On
+/// the plain x86-64 baseline the widening does not vectorise: about 2× the
+/// f32 path's time for the bags.
 fn add_rows_f16(rows: &[half::f16], ids: &[u32], s: f32, dst: &mut [f32]) {
     match <&mut [f32; 32]>::try_from(&mut *dst) {
         Ok(dst) => add_rows_f16_32(rows, ids, s, dst),
@@ -409,7 +411,8 @@ const PREFETCH_AHEAD: usize = 16;
 /// [`add_rows_f16`] for the shipped width (32): the row sum stays in
 /// registers across the rows instead of going through `dst` for each one.
 /// Each value gets the same additions in the same order, so the result is
-/// bit for bit [`add_rows_f16_any`]'s (a unit test checks).
+/// bit for bit [`add_rows_f16_any`]'s (a property test checks it against
+/// the plain sum, `dst[k] += widen(h) * s` feature after feature).
 ///
 /// Where the CPU has F16C (x86-64 since 2013), the widening is one
 /// `vcvtph2ps` per eight values instead of [`widen`]'s seven operations;
