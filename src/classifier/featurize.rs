@@ -156,7 +156,8 @@ struct NgramCache {
     /// The config the cached ids were computed under.
     cfg: Option<FeaturizerConfig>,
     /// Mixed word hash → (start, end) in `bytes`, (start, end) in `ids`.
-    map: std::collections::HashMap<u64, ([u32; 2], [u32; 2]), std::hash::BuildHasherDefault<PremixedHasher>>,
+    /// (The keys are mixed already, so they are their own hash.)
+    map: nohash_hasher::IntMap<u64, ([u32; 2], [u32; 2])>,
     bytes: Vec<u8>,
     ids: Vec<u32>,
 }
@@ -170,25 +171,6 @@ impl NgramCache {
         self.map.clear();
         self.bytes.clear();
         self.ids.clear();
-    }
-}
-
-/// A `Hasher` for keys that are already well-mixed `u64`s.
-#[derive(Debug, Default)]
-struct PremixedHasher(u64);
-
-impl std::hash::Hasher for PremixedHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used; fold anything else in for completeness.
-        for &b in bytes {
-            self.0 = fnv1a_step(self.0, b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
     }
 }
 
