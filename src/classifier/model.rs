@@ -442,9 +442,7 @@ fn add_rows_f16_32(rows: &[half::f16], ids: &[u32], s: f32, dst: &mut [f32; 32])
                 if let Some(&ahead) = ids.get(i + PREFETCH_AHEAD) {
                     prefetch_row(rows, ahead);
                 }
-                let at = id as usize * 32;
-                let src: &[half::f16; 32] = rows[at..at + 32].try_into().expect("a row is 32 values");
-                for (a8, h8) in acc.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
+                for (a8, h8) in acc.chunks_exact_mut(8).zip(row32(rows, id).chunks_exact(8)) {
                     let bits: [u16; 8] = std::array::from_fn(|k| h8[k].to_bits());
                     for (a, w) in a8.iter_mut().zip(widen8(bits)) {
                         *a += w * s;
@@ -454,15 +452,20 @@ fn add_rows_f16_32(rows: &[half::f16], ids: &[u32], s: f32, dst: &mut [f32; 32])
         }
         _ => {
             for &id in ids {
-                let at = id as usize * 32;
-                let src: &[half::f16; 32] = rows[at..at + 32].try_into().expect("a row is 32 values");
-                for (a, &h) in acc.iter_mut().zip(src) {
+                for (a, &h) in acc.iter_mut().zip(row32(rows, id)) {
                     *a += widen(h) * s;
                 }
             }
         }
     }
     *dst = acc;
+}
+
+/// Row `id` of a width-32 table.
+#[inline(always)]
+fn row32(rows: &[half::f16], id: u32) -> &[half::f16; 32] {
+    let at = id as usize * 32;
+    rows[at..at + 32].try_into().expect("a row is 32 values")
 }
 
 /// [`add_rows_f16`] for any width.
