@@ -212,11 +212,23 @@ impl Default for FusionConfig {
         // 141 fresh logs said it again (right minus wrong overrules with the
         // previous model: -5 at 0.7, -4 at 0.8, +1 at 0.85), and the dev
         // sweep with the retrained model keeps 0.85 on its best plateau.
+        // Since wave 21 the bar is 0.5 with abstention below 0.55 (so the
+        // model decides alone from 0.55): the fresh logs behind the 0.85 bar
+        // were three in four hard negatives, and the corpus is more than a
+        // third `unknown`, while the issue's own corpus spec (at least 200
+        // hard negatives among 1,000 logs) and the crash sets users bring
+        // hold far fewer. Reweighted by truth so that `unknown` logs are
+        // 10-30% of the windows (`eval --unknown-share`), the dev sweep puts
+        // these settings first at every share (fused 0.906 / 0.896 / 0.887
+        // against 0.875 / 0.878 / 0.881), and at the corpus's own share they
+        // tie on accuracy (0.881 against 0.883) with `unknown` precision
+        // 0.878 against 0.815: the model's class rescues cut the class logs
+        // left `unknown` more than they add over-claims (models/README.md).
         FusionConfig {
             strong_signature: 0.85,
-            model_decides: 0.85,
+            model_decides: 0.5,
             root_cause_margin: 0.1,
-            abstain_below: 0.6,
+            abstain_below: 0.55,
             model_alone: 0.5,
             model_needs_error_line_below: 1.0,
             model_alone_needs_error_line_below: 0.7,

@@ -257,6 +257,12 @@ pub struct EvalArgs {
     /// and print the best settings.
     #[arg(long)]
     pub tune: bool,
+    /// Also report each engine's accuracy and `unknown` precision as they
+    /// would be where logs outside the classes make up this share (0..1)
+    /// of the crashes (each split reweighted by truth), and rank `--tune`'s
+    /// settings by that accuracy.
+    #[arg(long, value_name = "SHARE", value_parser = parse_share)]
+    pub unknown_share: Option<f64>,
     /// Leave-one-server-out: train one model per server family without that
     /// family (from `--data`'s `train.jsonl`, as `podmedic train` does) and
     /// score it on the family's windows of the requested splits. Slow: one
@@ -290,6 +296,14 @@ pub struct EvalArgs {
     pub llm: crate::llm::LlmArgs,
 }
 
+/// A share in 0..=1.
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a share between 0 and 1")),
+    }
+}
+
 /// Runs `podmedic eval`.
 pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
     let signatures = SignatureSet::load(&[&args.patterns])
@@ -319,8 +333,11 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
         }
         let groups: Vec<(GroupBy, Vec<_>)> =
             args.by.iter().map(|g| (*g, by_group(&examples, &ans, |e| g.groups(e)))).collect();
-        let tuned =
-            if args.tune && k == 0 { tune_fusion(&examples, &signatures, &probs, &fusion_grid()) } else { Vec::new() };
+        let tuned = if args.tune && k == 0 {
+            tune_fusion(&examples, &signatures, &probs, &fusion_grid(), args.unknown_share)
+        } else {
+            Vec::new()
+        };
         let alone = if args.tune && k == 0 { tune_model_alone(&examples, &probs) } else { Vec::new() };
         // The operator's model (--llm-url), on the first split's windows.
         if k == 0
@@ -355,6 +372,11 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
                 "data": source.display().to_string(),
                 "windows": examples.len(),
                 "results": res,
+                "at_unknown_share": args.unknown_share.map(|share| res.iter().map(|r| serde_json::json!({
+                    "engine": r.engine,
+                    "share": share,
+                    "accuracy_and_unknown_precision": r.confusion.at_unknown_share(share),
+                })).collect::<Vec<_>>()),
                 "model_ece": ece,
                 "by": groups.iter().map(|(g, rows)| serde_json::json!({"by": g.name(), "rows": rows})).collect::<Vec<_>>(),
                 "tuned": tuned.iter().map(|(c, f1, acc, unk)| serde_json::json!({"config": format!("{c:?}"), "macro_f1": f1, "accuracy": acc, "unknown_precision": unk})).collect::<Vec<_>>(),
@@ -374,6 +396,14 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
                     args.model.as_ref().map_or("built-in".to_owned(), |p| p.display().to_string()),
                 );
                 print!("{}", render(&res));
+                if let Some(share) = args.unknown_share {
+                    println!("\nreweighted so that `unknown` logs are {:.0}% of the windows:", share * 100.0);
+                    for r in &res {
+                        if let Some((acc, unk)) = r.confusion.at_unknown_share(share) {
+                            println!("  {:10} accuracy {acc:.3}, `unknown` precision {unk:.3}", r.engine);
+                        }
+                    }
+                }
                 println!("\nmodel calibration: ECE {ece:.3} (10 bins, top-class probability)");
                 if let Some(r) = llm_here {
                     print!("{}", crate::llm::eval::render(r));

@@ -76,6 +76,27 @@ impl Confusion {
         let t = self.total();
         if t == 0 { 0.0 } else { f64::from((0..N).map(|i| self.m[i][i]).sum::<u32>()) / f64::from(t) }
     }
+
+    /// Accuracy and `unknown` precision as they would be on a set where
+    /// logs whose truth is `unknown` make up `share` (0..=1) of the
+    /// windows, the classes keeping their proportions among themselves:
+    /// each row of the matrix is weighted, nothing else changes. `None`
+    /// when either side (unknown or class logs) is empty.
+    pub fn at_unknown_share(&self, share: f64) -> Option<(f64, f64)> {
+        let u = FailureClass::Unknown.index();
+        let n_u = f64::from(self.m[u].iter().sum::<u32>());
+        let n_c = f64::from(self.total()) - n_u;
+        if n_u == 0.0 || n_c == 0.0 {
+            return None;
+        }
+        let share = share.clamp(0.0, 1.0);
+        let (w_u, w_c) = (share / n_u, (1.0 - share) / n_c);
+        let weight = |truth: usize| if truth == u { w_u } else { w_c };
+        let accuracy = (0..N).map(|i| weight(i) * f64::from(self.m[i][i])).sum::<f64>();
+        let said_unknown = (0..N).map(|t| weight(t) * f64::from(self.m[t][u])).sum::<f64>();
+        let precision = if said_unknown == 0.0 { 0.0 } else { w_u * f64::from(self.m[u][u]) / said_unknown };
+        Some((accuracy, precision))
+    }
 }
 
 /// One engine's results.
@@ -285,12 +306,16 @@ pub fn by_group(examples: &[Example], answers: &Answers, groups: impl Fn(&Exampl
         .collect()
 }
 
-/// Fused macro-F1 for each candidate [`FusionConfig`], best first.
+/// Fused macro-F1, accuracy and `unknown` precision for each candidate
+/// [`FusionConfig`], best accuracy first. With `unknown_share`, accuracy
+/// and precision are those of [`Confusion::at_unknown_share`] (the windows
+/// reweighted so that `unknown` logs make up that share).
 pub fn tune_fusion(
     examples: &[Example],
     signatures: &SignatureSet,
     model: &[Cached],
     candidates: &[FusionConfig],
+    unknown_share: Option<f64>,
 ) -> Vec<(FusionConfig, f64, f64, f64)> {
     let evidence: Vec<_> = examples.iter().map(Example::evidence).collect();
     let mut out: Vec<(FusionConfig, f64, f64, f64)> = candidates
@@ -300,7 +325,10 @@ pub fn tune_fusion(
             for (i, e) in examples.iter().enumerate() {
                 c.add(e.class, diagnose(&evidence[i], signatures, Some(&model[i]), cfg).class);
             }
-            (*cfg, c.macro_f1(), c.accuracy(), c.scores(FailureClass::Unknown).precision)
+            match unknown_share.and_then(|share| c.at_unknown_share(share)) {
+                Some((acc, unk)) => (*cfg, c.macro_f1(), acc, unk),
+                None => (*cfg, c.macro_f1(), c.accuracy(), c.scores(FailureClass::Unknown).precision),
+            }
         })
         .collect();
     // Accuracy first: the targets are accuracy and `unknown` precision.
@@ -468,6 +496,30 @@ mod tests {
         assert!((c.accuracy() - 4.0 / 6.0).abs() < 1e-12);
         // A class that never occurs does not count towards macro-F1.
         assert_eq!(c.scores(HostOom).support, 0);
+    }
+
+    #[test]
+    fn reweighting_to_an_unknown_share() {
+        let mut c = Confusion::default();
+        // 4 class logs (3 right, 1 left unknown), 2 unknown logs (1 right, 1 over-claimed).
+        for _ in 0..3 {
+            c.add(GpuOom, GpuOom);
+        }
+        c.add(HostOom, Unknown);
+        c.add(Unknown, GpuOom);
+        c.add(Unknown, Unknown);
+        // At the set's own share (1/3) nothing changes.
+        let (acc, unk) = c.at_unknown_share(1.0 / 3.0).unwrap();
+        assert!((acc - c.accuracy()).abs() < 1e-12 && (unk - c.scores(Unknown).precision).abs() < 1e-12);
+        // At 20%: class logs 0.8 * 3/4 right, unknown logs 0.2 * 1/2 right.
+        let (acc, unk) = c.at_unknown_share(0.2).unwrap();
+        assert!((acc - (0.8 * 0.75 + 0.2 * 0.5)).abs() < 1e-12, "{acc}");
+        // Said unknown: 0.2 * 1/2 (right) + 0.8 * 1/4 (a class log).
+        assert!((unk - 0.1 / (0.1 + 0.2)).abs() < 1e-12, "{unk}");
+        // Either side missing: no reweighting.
+        let mut only = Confusion::default();
+        only.add(GpuOom, GpuOom);
+        assert_eq!(only.at_unknown_share(0.2), None);
     }
 
     #[test]
