@@ -479,8 +479,8 @@ mod tests {
     use super::*;
     use FailureClass::*;
 
-    #[test]
-    fn scores_and_macro_f1() {
+    /// 4 class logs (3 right, 1 left unknown), 2 unknown logs (1 right, 1 over-claimed).
+    fn four_class_two_unknown() -> Confusion {
         let mut c = Confusion::default();
         for _ in 0..3 {
             c.add(GpuOom, GpuOom);
@@ -488,6 +488,12 @@ mod tests {
         c.add(GpuOom, Unknown);
         c.add(Unknown, GpuOom);
         c.add(Unknown, Unknown);
+        c
+    }
+
+    #[test]
+    fn scores_and_macro_f1() {
+        let c = four_class_two_unknown();
         let s = c.scores(GpuOom);
         assert_eq!((s.precision, s.recall, s.support), (0.75, 0.75, 4));
         let u = c.scores(Unknown);
@@ -500,14 +506,7 @@ mod tests {
 
     #[test]
     fn reweighting_to_an_unknown_share() {
-        let mut c = Confusion::default();
-        // 4 class logs (3 right, 1 left unknown), 2 unknown logs (1 right, 1 over-claimed).
-        for _ in 0..3 {
-            c.add(GpuOom, GpuOom);
-        }
-        c.add(HostOom, Unknown);
-        c.add(Unknown, GpuOom);
-        c.add(Unknown, Unknown);
+        let c = four_class_two_unknown();
         // At the set's own share (1/3) nothing changes.
         let (acc, unk) = c.at_unknown_share(1.0 / 3.0).unwrap();
         assert!((acc - c.accuracy()).abs() < 1e-12 && (unk - c.scores(Unknown).precision).abs() < 1e-12);
