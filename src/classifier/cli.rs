@@ -533,3 +533,19 @@ fn dump(
     }
     std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_share;
+
+    #[test]
+    fn unknown_share_must_be_a_share() {
+        assert_eq!(parse_share("0.2"), Ok(0.2));
+        assert_eq!(parse_share("0"), Ok(0.0));
+        assert_eq!(parse_share("1"), Ok(1.0));
+        for bad in ["1.5", "-0.1", "NaN", "twenty", ""] {
+            let e = parse_share(bad).unwrap_err();
+            assert!(e.contains("is not a share between 0 and 1"), "{bad}: {e}");
+        }
+    }
+}
