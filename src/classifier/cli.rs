@@ -35,7 +35,7 @@ pub struct TrainArgs {
     pub no_extra: bool,
     /// Augmented copies of each `--data` training log (wrapped in healthy
     /// noise, cut, thinned, prefixed; see `classifier::augment`).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = super::augment::DEFAULT_AUGMENT)]
     pub augment: usize,
     /// Signature library whose `match` example lines (of signatures weighing
     /// at least 0.7) are added as one-line training examples of their
@@ -275,7 +275,7 @@ pub struct EvalArgs {
     pub extra: Vec<PathBuf>,
     /// Augmented copies per real training log for `--loso` (as `podmedic
     /// train --augment`).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = super::augment::DEFAULT_AUGMENT)]
     pub augment: usize,
     /// Write one line per window (id, source, truth, each engine's answer
     /// and the model's top probability) to this TSV file (the first split).
