@@ -753,7 +753,9 @@ S("wl-invalid-token", C, PY_SERVERS, "huggingface_hub 401 with an invalid token 
     "",
     "Invalid credentials in Authorization header",
 ], "download")
-S("wl-awq-config-missing", C, ["vllm"], "vLLM quantization config lookup failure (recalled)", [
+# Filed as config-error since wave 26: its one real thread (vllm#1112) passed
+# the wrong --quantization for the checkpoint (patterns/vllm.yaml).
+S("wl-awq-config-missing", "config-error", ["vllm"], "vLLM quantization config lookup failure (recalled)", [
     "TB",
     "ValueError: Cannot find the config file for awq",
 ], "init")
