@@ -221,3 +221,37 @@ signatures:
     let err = SignatureSet::compile([(Path::new("t.yaml"), short.as_str())]).unwrap_err().to_string();
     assert!(err.contains("`unless` fragment"), "{err}");
 }
+
+/// Wave 28's `unless` edits on the shipped library: a wrapper or a generic
+/// line stands aside when the log shows the context that makes it a
+/// consequence (or not a model-weight failure at all).
+#[test]
+fn shipped_unless_context_on_wrappers_and_image_pulls() {
+    let lib = SignatureSet::embedded().unwrap();
+    let classes = |text: &str| -> Vec<(String, FailureClass)> {
+        let tail = LogTail::from_text(text, 1000);
+        lib.scan_tail(&tail)
+            .into_iter()
+            .map(|h| (lib.signatures()[h.signature].id.clone(), lib.signatures()[h.signature].class))
+            .collect()
+    };
+
+    // TensorRT-LLM's zero-block KV pool under Triton: the load wrappers
+    // (weight-load-failure) must not stand beside the inner cause.
+    let triton = "I0312 model_lifecycle.cc:469] loading: tensorrt_llm:1\n\
+        [TensorRT-LLM][INFO] Number of blocks in KV cache primary pool: 0\n\
+        E0312 model_lifecycle.cc:638] failed to load 'tensorrt_llm' version 1: Internal: unexpected error when creating modelInstanceState: [TensorRT-LLM][ERROR] Assertion failed: allottedPrimaryBlocks > 0\n\
+        error: creating server: Internal - failed to load all models\n";
+    let hits = classes(triton);
+    assert!(hits.iter().any(|(_, c)| *c == FailureClass::KvCacheOom), "{hits:?}");
+    assert!(hits.iter().all(|(_, c)| *c != FailureClass::WeightLoadFailure), "{hits:?}");
+    let without_cause = "E0312 model_lifecycle.cc:638] failed to load 'tensorrt_llm' version 1: Internal: something else\n\
+        error: creating server: Internal - failed to load all models\n";
+    assert!(classes(without_cause).iter().any(|(_, c)| *c == FailureClass::WeightLoadFailure));
+
+    // A full node disk while pulling the image is not a weight download.
+    let full = "write /root/.cache/huggingface/hub/models--x/blobs/3f2a.incomplete: no space left on device\n";
+    assert!(classes(full).iter().any(|(id, _)| id == "disk-full-enospc"));
+    let pull = "Warning  Failed  kubelet  Failed to pull image \"vllm/vllm-openai:v0.9.0\": failed to pull and unpack image \"docker.io/vllm/vllm-openai:v0.9.0\": failed to extract layer sha256:abc: write /var/lib/containerd/snapshots/123/fs/usr/lib/libcudnn.so: no space left on device: unknown\n";
+    assert!(classes(pull).iter().all(|(id, _)| id != "disk-full-enospc"), "{:?}", classes(pull));
+}
